@@ -1,0 +1,18 @@
+"""gunicorn settings for `gunicorn wsgi:app`, read from the same TSMETRICS_* settings."""
+
+from tsmetrics.settings import load_settings
+
+_settings = load_settings()
+
+bind = _settings["BIND"]
+workers = _settings["WORKERS"]
+threads = _settings["THREADS"]
+worker_class = "gthread"
+# Never preload: each worker must build its own connection pool after the fork.
+preload_app = False
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+max_requests = 10_000
+max_requests_jitter = 1_000

@@ -1,0 +1,58 @@
+"""The JSON API: flask-smorest blueprints, OpenAPI at /openapi.json, Swagger UI at /swagger."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api, Blueprint
+from webargs.flaskparser import FlaskParser
+
+from tsmetrics import problems
+from tsmetrics.schemas import ProblemSchema
+
+
+class _Parser(FlaskParser):
+    # The sketch answered 400 to bad input; webargs' default is 422.
+    DEFAULT_VALIDATION_STATUS = 400
+    # None: each schema's Meta.unknown decides, so a misspelt query parameter
+    # is refused by name instead of silently ignored.
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None}
+
+
+Blueprint.ARGUMENTS_PARSER = _Parser()
+
+
+class TSMetricsApi(Api):
+    """flask-smorest's Api with errors as problem+json, negotiated with the pages."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        """Delegate to the app's single error negotiation point."""
+        return problems.handle_http_exception(error)
+
+
+API_CONFIG = {
+    "API_TITLE": "TSMetrics API",
+    "API_VERSION": "1.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": "A/B-test metrics as time series: exact aggregates over raw samples. "
+            "Every error is `application/problem+json`."
+        },
+    },
+}
+
+
+def init_app(app: Flask) -> Api:
+    """Register every API blueprint on the app."""
+    from tsmetrics.api import abtests, metrics
+
+    for key, value in API_CONFIG.items():
+        app.config.setdefault(key, value)
+    api = TSMetricsApi(app)
+    api.register_blueprint(metrics.blp)
+    api.register_blueprint(abtests.blp)
+    return api

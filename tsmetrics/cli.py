@@ -1,0 +1,141 @@
+"""The `tsmetrics` command: migrate, seed, serve, demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import psycopg
+
+from tsmetrics.db import redact_url
+from tsmetrics.settings import SettingError, load_settings
+
+
+def _settings() -> dict[str, Any]:
+    try:
+        return load_settings()
+    except SettingError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _database_url(settings: dict[str, Any]) -> str:
+    url = settings["DATABASE_URL"]
+    if not url:
+        raise click.UsageError(
+            "TSMETRICS_DATABASE_URL is not set. Set it to a PostgreSQL URL "
+            "(postgresql://user@host:5432/db), or run `tsmetrics demo` for an embedded database."
+        )
+    return url
+
+
+def _connect(url: str, settings: dict[str, Any]) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, connect_timeout=settings["CONNECT_TIMEOUT"])
+    except psycopg.OperationalError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+        raise click.ClickException(
+            f"Cannot connect to {redact_url(url)}: {first_line}. "
+            "Is PostgreSQL running, and is TSMETRICS_DATABASE_URL right?"
+        ) from None
+
+
+def run_migrations(url: str, settings: dict[str, Any]) -> None:
+    """Apply pending migrations and say what the database is."""
+    from tsmetrics.store import schema
+
+    with _connect(url, settings) as conn:
+        report = schema.migrate(
+            conn,
+            compress_after=settings["COMPRESS_AFTER"],
+            retain_raw=settings["RETAIN_RAW"],
+            progress=click.echo,
+        )
+    if report.timescaledb:
+        click.echo(
+            "TimescaleDB detected: samples are a hypertable, compressed after "
+            f"{settings['COMPRESS_AFTER']}, raw samples kept {settings['RETAIN_RAW']}."
+        )
+    else:
+        click.echo(
+            "Plain PostgreSQL (no timescaledb extension): same schema and results; "
+            f"skipped {', '.join(report.skipped) or 'nothing'}."
+        )
+    click.echo(f"Migrations: {len(report.applied)} applied, {report.already} already in place.")
+
+
+def run_seed(url: str, settings: dict[str, Any], **options: Any) -> None:
+    """Seed the demo data with progress lines."""
+    from tsmetrics.seed import seed
+
+    seed(lambda: _connect(url, settings), out=click.echo, **options)
+
+
+@click.group()
+def main() -> None:
+    """TSMetrics: A/B-test metrics as time series."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or update the schema (idempotent; detects TimescaleDB)."""
+    settings = _settings()
+    run_migrations(_database_url(settings), settings)
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True, help="Days of history to create.")
+@click.option("--interval", default=2, show_default=True, help="Seconds between samples.")
+@click.option("--reset", is_flag=True, help="Replace the demo tests' data instead of topping up.")
+def seed(days: int, interval: int, reset: bool) -> None:
+    """Create the demo A/B tests and fill them up to now (running it again only tops up)."""
+    if days < 1 or interval < 1:
+        raise click.UsageError("--days and --interval must be at least 1.")
+    settings = _settings()
+    run_seed(_database_url(settings), settings, days=days, interval=interval, reset=reset)
+
+
+@main.command()
+@click.option("--bind", help="host:port (default: TSMETRICS_BIND).")
+@click.option("--workers", type=int, help="gunicorn workers (default: TSMETRICS_WORKERS).")
+def serve(bind: str | None, workers: int | None) -> None:
+    """Serve the API and dashboard with gunicorn."""
+    from tsmetrics.server import run_gunicorn
+
+    settings = _settings()
+    _database_url(settings)
+    run_gunicorn(settings, bind=bind, workers=workers)
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True, help="Days of demo history.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded database folder.")
+def demo(days: int, data_dir: Path | None) -> None:
+    """Demo in one command: embedded PostgreSQL (or TSMETRICS_DATABASE_URL), data, server."""
+    import os
+
+    from tsmetrics import embedded
+    from tsmetrics.server import run_gunicorn
+
+    settings = _settings()
+    url = settings["DATABASE_URL"]
+    if not url:
+        folder = data_dir or Path(settings["DATA_DIR"] or embedded.default_data_dir())
+        click.echo(f"Starting the embedded PostgreSQL in {folder} ...")
+        try:
+            _server, url = embedded.start(folder)
+        except embedded.EmbeddedUnavailable as error:
+            raise click.ClickException(str(error)) from None
+        # The gunicorn workers read their settings from the environment.
+        os.environ["TSMETRICS_DATABASE_URL"] = url
+        settings["DATABASE_URL"] = url
+    else:
+        click.echo(f"Using TSMETRICS_DATABASE_URL ({redact_url(url)}).")
+    run_migrations(url, settings)
+    run_seed(url, settings, days=days)
+    run_gunicorn(settings, demo=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

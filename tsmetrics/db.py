@@ -1,0 +1,72 @@
+"""The psycopg connection pool, bound to the Flask app like any extension."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Flask, current_app
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "tsmetrics.pool"
+
+
+class DatabaseNotConfigured(RuntimeError):
+    """No database URL was given; the message says what to set."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for logs and banners."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:********@{netloc[-1]}"))
+
+
+def make_pool(settings: dict[str, Any], *, name: str = "tsmetrics") -> ConnectionPool:
+    """A pool that opens in the background: the app starts even while the database is down."""
+    url = settings["DATABASE_URL"]
+    if not url:
+        raise DatabaseNotConfigured(
+            "TSMETRICS_DATABASE_URL is not set. Set it to a PostgreSQL URL, "
+            "or run `tsmetrics demo` to use an embedded database."
+        )
+    pool = ConnectionPool(
+        url,
+        min_size=settings["POOL_MIN_SIZE"],
+        max_size=settings["POOL_MAX_SIZE"],
+        timeout=settings["POOL_TIMEOUT"],
+        name=name,
+        open=False,
+        check=ConnectionPool.check_connection,
+        kwargs={
+            "connect_timeout": settings["CONNECT_TIMEOUT"],
+            "application_name": name,
+            "options": f"-c statement_timeout={int(settings['STATEMENT_TIMEOUT_MS'])}",
+        },
+    )
+    pool.open(wait=False)
+    return pool
+
+
+def init_app(app: Flask) -> None:
+    """Build the pool for this process (after gunicorn forks) and close it at exit."""
+    pool = make_pool(app.config["TSMETRICS"])
+    app.extensions[EXTENSION_KEY] = pool
+    atexit.register(pool.close)
+    log.info("database pool for %s", redact_url(app.config["TSMETRICS"]["DATABASE_URL"]))
+
+
+def get_pool(app: Flask | None = None) -> ConnectionPool:
+    """The pool of the current (or given) app."""
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def connection():
+    """A pooled connection for one request: commits on success, rolls back on error."""
+    return get_pool().connection()

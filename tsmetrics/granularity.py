@@ -1,0 +1,41 @@
+"""Bucket sizes and the arithmetic of bucket-aligned time ranges."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+# Each size divides the next, so every bucket is a whole union of 1-minute
+# buckets and rollups merge exactly. Buckets align to the Unix epoch (UTC).
+GRANULARITIES: dict[str, int] = {
+    "1m": 60,
+    "5m": 300,
+    "30m": 1800,
+    "1h": 3600,
+    "6h": 21600,
+    "1d": 86400,
+}
+AUTO = "auto"
+CHOICES = (*GRANULARITIES, AUTO)
+
+
+def floor_to(moment: datetime, seconds: int) -> datetime:
+    """The start of the bucket of `seconds` that contains `moment`."""
+    epoch = math.floor(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def bucket_count(start: datetime, end: datetime, seconds: int) -> int:
+    """How many buckets of `seconds` overlap [start, end)."""
+    first = floor_to(start, seconds).timestamp()
+    return max(0, math.ceil((end.timestamp() - first) / seconds))
+
+
+def resolve(name: str, start: datetime, end: datetime, max_buckets: int = 1000) -> str:
+    """The granularity to query: `name` itself, or for `auto` the finest within max_buckets."""
+    if name != AUTO:
+        return name
+    for candidate, seconds in GRANULARITIES.items():
+        if bucket_count(start, end, seconds) <= max_buckets:
+            return candidate
+    return "1d"

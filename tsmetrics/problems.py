@@ -1,0 +1,108 @@
+"""The one place errors become responses: problem+json for API clients, pages for browsers."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+import psycopg
+from flask import Flask, Response, current_app, render_template, request
+from jinja2 import TemplateNotFound
+from psycopg_pool import PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+# Paths whose errors a person reads in a browser; everything else is API.
+_PAGE_PREFIXES = ("/dashboard",)
+
+
+def _wants_page() -> bool:
+    if not request.path.startswith(_PAGE_PREFIXES) and request.path != "/":
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON])
+    return best == "text/html"
+
+
+def _flatten_validation(messages: dict[str, Any]) -> dict[str, Any]:
+    # webargs nests messages by location ({"query": {"limit": [...]}}); clients
+    # want the field names, and each field lives in one location only.
+    flat: dict[str, Any] = {}
+    for location_messages in messages.values():
+        if isinstance(location_messages, dict):
+            flat.update(location_messages)
+    return flat
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 problem response (or the error page, for a browser on a page path)."""
+    phrase = HTTPStatus(status).phrase
+    if _wants_page():
+        try:
+            body = render_template(f"errors/{status}.html", status=status, detail=detail)
+        except TemplateNotFound:
+            body = render_template("errors/error.html", status=status, title=phrase, detail=detail)
+        response = Response(body, status, mimetype="text/html")
+    else:
+        payload: dict[str, Any] = {"type": "about:blank", "title": phrase, "status": status}
+        if detail:
+            payload["detail"] = detail
+        if errors:
+            payload["errors"] = errors
+        response = Response(orjson.dumps(payload), status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    response.vary.add("Accept")
+    return response
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Every abort() and routing error, API and pages alike."""
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors")
+    if errors is None and "messages" in data:
+        errors = _flatten_validation(data["messages"])
+    detail = data.get("message")
+    if detail is None and errors:
+        detail = "Invalid input: " + ", ".join(sorted(errors)) + "."
+    if detail is None:
+        detail = error.description
+    headers = dict(data.get("headers") or {})
+    valid_methods = getattr(error, "valid_methods", None)
+    if valid_methods:
+        headers["Allow"] = ", ".join(valid_methods)
+    return problem(error.code or 500, detail, errors=errors, headers=headers)
+
+
+def handle_database_unavailable(error: Exception) -> Response:
+    """The database is down or saturated: 503 with Retry-After, never a stack trace."""
+    log.warning("database unavailable: %s", type(error).__name__)
+    retry_after = str(current_app.config["TSMETRICS"]["RETRY_AFTER"])
+    return problem(
+        503,
+        "The metrics database is unavailable right now; retry shortly.",
+        headers={"Retry-After": retry_after},
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """A bug: log it with its stack, answer a plain 500 without details."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, InternalServerError.description)
+
+
+def init_app(app: Flask) -> None:
+    """Route every error through this module."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(PoolTimeout, handle_database_unavailable)
+    app.register_error_handler(psycopg.OperationalError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,200 @@
+"""Marshmallow schemas: request arguments (validated) and responses (documented)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from tsmetrics.granularity import CHOICES
+
+SLUG = validate.Regexp(r"^[a-z0-9_-]{1,50}$", error="Must be 1 to 50 of a-z, 0-9, _ and -.")
+DEFAULT_RANGE = timedelta(days=3)
+# An unencoded "+" in a query string arrives as a space: "12:00:00 01:00".
+_DATETIME_ERRORS = {
+    "invalid": "Not a valid ISO 8601 date-time; use e.g. 2025-10-13T12:00:00Z.",
+    "invalid_awareness": "Needs a UTC offset, e.g. 2025-10-13T12:00:00Z or ...T12:00:00+02:00.",
+}
+_SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+
+
+class MetricsQueryArgsSchema(ma.Schema):
+    """Query parameters of GET /metrics."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    abTestName = fields.String(
+        validate=SLUG,
+        metadata={"description": "A/B test name (required; `abTest` is an alias).",
+                  "example": "feature_a"},
+    )
+    abTest = fields.String(
+        validate=SLUG, load_only=True, metadata={"description": "Alias of `abTestName`."}
+    )
+    metricName = fields.String(
+        validate=SLUG,
+        metadata={"description": "Metric name (required; `metric` is an alias).",
+                  "example": "response_time"},
+    )
+    metric = fields.String(
+        validate=SLUG, load_only=True, metadata={"description": "Alias of `metricName`."}
+    )
+    start = fields.AwareDateTime(
+        format="iso",
+        error_messages=_DATETIME_ERRORS,
+        metadata={
+            "description": "ISO 8601 with offset. Default: `end` minus 3 days. Floored to "
+            "the granularity: the first bucket is the one containing `start`.",
+            "example": "2025-10-13T12:00:00Z",
+        },
+    )
+    end = fields.AwareDateTime(
+        format="iso",
+        error_messages=_DATETIME_ERRORS,
+        metadata={"description": "ISO 8601 with offset, exclusive. Default: now.",
+                  "example": "2025-11-11T12:00:00Z"},
+    )
+    granularity = fields.String(
+        load_default="5m",
+        validate=validate.OneOf(CHOICES),
+        metadata={
+            "description": "Bucket size. `auto`: the finest that gives at most 1,000 buckets.",
+            "example": "5m",
+        },
+    )
+    skip = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Buckets to skip (pagination).", "example": 0},
+    )
+    limit = fields.Integer(
+        load_default=10_000,
+        validate=validate.Range(min=1, max=10_000),
+        metadata={"description": "Most buckets to return, 1 to 10,000.", "example": 10_000},
+    )
+    variant = fields.String(
+        validate=SLUG,
+        metadata={"description": "Only this variant. Default: all variants combined.",
+                  "example": "control"},
+    )
+
+    @ma.pre_load
+    def _repair_offsets(self, data: Any, **_kwargs: Any) -> dict[str, Any]:
+        data = {key: data.get(key) for key in data}
+        for key in ("start", "end"):
+            if isinstance(data.get(key), str):
+                data[key] = _SPACE_FOR_PLUS.sub(r"\1+\2", data[key].strip())
+        return data
+
+    @ma.validates_schema
+    def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        for name, alias in (("abTestName", "abTest"), ("metricName", "metric")):
+            given = {data.get(name), data.get(alias)} - {None}
+            if not given:
+                errors[name] = [f"Missing data for required field (or its alias `{alias}`)."]
+            elif len(given) > 1:
+                errors[name] = [f"`{name}` and `{alias}` disagree; give one of them."]
+        start, end = data.get("start"), data.get("end")
+        if start and end and end <= start:
+            errors["end"] = ["Must be after start."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+    @ma.post_load
+    def _resolve(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        data["abTestName"] = data.pop("abTest", None) or data["abTestName"]
+        data["metricName"] = data.pop("metric", None) or data["metricName"]
+        if "end" not in data:
+            data["end"] = datetime.now(UTC)
+        if "start" not in data:
+            data["start"] = data["end"] - DEFAULT_RANGE
+        if data["end"] <= data["start"]:
+            raise ma.ValidationError({"start": ["Must be before end (end defaults to now)."]})
+        return data
+
+
+class DatapointSchema(ma.Schema):
+    """One bucket."""
+
+    t = fields.Integer(metadata={"description": "Bucket start, epoch seconds."})
+    a = fields.Float(metadata={"description": "Mean of the raw samples, 3 decimals."})
+    l = fields.Float(metadata={"description": "Minimum, 3 decimals."})  # noqa: E741
+    h = fields.Float(metadata={"description": "Maximum, 3 decimals."})
+
+
+class MetricsResponseSchema(ma.Schema):
+    """GET /metrics: one page of buckets, in the sketch's shape plus additive fields."""
+
+    abTest = fields.String(metadata={"example": "feature_a"})
+    metric = fields.String(metadata={"example": "response_time"})
+    unit = fields.String(metadata={"example": "ms"})
+    skip = fields.Integer()
+    limit = fields.Integer()
+    count = fields.Integer(metadata={"description": "Datapoints in this page."})
+    isComplete = fields.Boolean(metadata={"description": "False when buckets lie past this page."})
+    granularity = fields.String(metadata={"description": "The granularity used (resolves auto)."})
+    variant = fields.String(allow_none=True, metadata={"description": "null: all variants."})
+    datapoints = fields.List(fields.Nested(DatapointSchema))
+
+
+class ABTestSchema(ma.Schema):
+    """An A/B test of the catalogue."""
+
+    name = fields.String(metadata={"example": "feature_a"})
+    title = fields.String()
+    description = fields.String()
+    status = fields.String(metadata={"example": "running"})
+    variants = fields.List(fields.String(), metadata={"description": "The first is the control."})
+    control = fields.Function(lambda test: test["variants"][0])
+    metrics = fields.List(fields.String(), metadata={"description": "Metrics with samples."})
+    createdAt = fields.AwareDateTime(attribute="created_at")
+    startedAt = fields.AwareDateTime(attribute="started_at", allow_none=True)
+    endedAt = fields.AwareDateTime(attribute="ended_at", allow_none=True)
+    latestSampleAt = fields.AwareDateTime(attribute="latest_sample_at", allow_none=True)
+
+
+class MetricSchema(ma.Schema):
+    """A metric of the catalogue."""
+
+    name = fields.String(metadata={"example": "response_time"})
+    unit = fields.String(metadata={"example": "ms"})
+    description = fields.String()
+    kind = fields.String(metadata={"description": "`mean` (gauges) or `sum` (counters)."})
+    higherIsBetter = fields.Boolean(attribute="higher_is_better")
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem: every error response of the API."""
+
+    type = fields.String(metadata={"example": "about:blank"})
+    title = fields.String(metadata={"example": "Bad Request"})
+    status = fields.Integer(metadata={"example": 400})
+    detail = fields.String(metadata={"example": "Invalid input: granularity."})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={
+            "description": "Per field, why it was refused.",
+            "example": {"granularity": ["Must be one of: 1m, 5m, 30m, 1h, 6h, 1d, auto."]},
+        },
+    )
+
+
+# A plain JSON array of names, as the sketch's /abtest answered; marshmallow
+# has no schema for a bare array, so the OpenAPI text is written out.
+NAMES_RESPONSE = {
+    "200": {
+        "description": "A JSON array of names, sorted.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"type": "string"}},
+                "example": ["feature_a", "feature_b"],
+            }
+        },
+    }
+}

@@ -1,0 +1,63 @@
+"""Running the app under gunicorn from the `tsmetrics` command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn with options from our settings; each worker builds its own app (and pool)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Copy our options into gunicorn's config."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        """Called in each worker after the fork, so the pool never crosses a fork."""
+        from tsmetrics import create_app
+
+        return create_app()
+
+
+def _banner(bind: str, demo: bool) -> str:
+    base = f"http://{bind}"
+    lines = [
+        f"TSMetrics is serving on {base}",
+        f"  dashboard  {base}/dashboard",
+        f"  API docs   {base}/swagger   (OpenAPI: {base}/openapi.json)",
+        f"  example    {base}/metrics?abTestName=feature_a&metricName=response_time&granularity=1h",
+    ]
+    if demo:
+        lines.append("  demo mode: demo data, no authentication. Press Ctrl+C to stop.")
+    return "\n".join(lines)
+
+
+def run_gunicorn(
+    settings: dict[str, Any],
+    *,
+    bind: str | None = None,
+    workers: int | None = None,
+    demo: bool = False,
+) -> None:
+    """Serve until interrupted."""
+    bind = bind or settings["BIND"]
+    options = {
+        "bind": bind,
+        "workers": workers or settings["WORKERS"],
+        "threads": settings["THREADS"],
+        "worker_class": "gthread",
+        "preload_app": False,
+        "timeout": 30,
+        "graceful_timeout": 20,
+        "accesslog": None if demo else "-",
+        "when_ready": lambda _server: click.echo(_banner(bind, demo)),
+    }
+    _Gunicorn(options).run()

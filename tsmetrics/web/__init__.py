@@ -1,0 +1,12 @@
+"""Server-rendered pages: the docs page and (later) the dashboard."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register every page blueprint."""
+    from tsmetrics.web import docs
+
+    app.register_blueprint(docs.bp)
