@@ -52,16 +52,16 @@ def database_url(database_server: str) -> Iterator[str]:
         schema.migrate(conn)
     yield url
     with psycopg.connect(database_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     """A connection to an emptied database (autocommit; each test starts from nothing)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "TRUNCATE " + ", ".join(TABLES_TO_EMPTY) + " RESTART IDENTITY CASCADE"
-        )
+        conn.execute("TRUNCATE " + ", ".join(TABLES_TO_EMPTY) + " RESTART IDENTITY CASCADE")
         yield conn
 
 

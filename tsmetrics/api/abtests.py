@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from tsmetrics import db
-from tsmetrics.schemas import NAMES_RESPONSE, ABTestSchema
+from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
 from tsmetrics.store import catalog, series
 
 blp = Blueprint("abtests", __name__, url_prefix="/abtest", description="The A/B tests.")

@@ -11,7 +11,12 @@ from flask_smorest import Blueprint, abort
 
 from tsmetrics import db
 from tsmetrics.metric_series import UnknownName, fetch_metric_page
-from tsmetrics.schemas import NAMES_RESPONSE, MetricSchema, MetricsQueryArgsSchema, MetricsResponseSchema
+from tsmetrics.schemas.metrics import (
+    NAMES_RESPONSE,
+    MetricSchema,
+    MetricsQueryArgsSchema,
+    MetricsResponseSchema,
+)
 from tsmetrics.store import catalog
 
 blp = Blueprint(

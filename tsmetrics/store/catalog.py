@@ -46,9 +46,7 @@ class Metric:
     higher_is_better: bool
 
 
-_ABTEST_COLUMNS = (
-    "id, name, title, description, status, variants, created_at, started_at, ended_at"
-)
+_ABTEST_COLUMNS = "id, name, title, description, status, variants, created_at, started_at, ended_at"
 _METRIC_COLUMNS = "id, name, unit, description, kind, higher_is_better"
 
 

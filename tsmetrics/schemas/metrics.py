@@ -1,4 +1,4 @@
-"""Marshmallow schemas: request arguments (validated) and responses (documented)."""
+"""Schemas of GET /metrics and the catalogue resources."""
 
 from __future__ import annotations
 
@@ -29,16 +29,20 @@ class MetricsQueryArgsSchema(ma.Schema):
 
     abTestName = fields.String(
         validate=SLUG,
-        metadata={"description": "A/B test name (required; `abTest` is an alias).",
-                  "example": "feature_a"},
+        metadata={
+            "description": "A/B test name (required; `abTest` is an alias).",
+            "example": "feature_a",
+        },
     )
     abTest = fields.String(
         validate=SLUG, load_only=True, metadata={"description": "Alias of `abTestName`."}
     )
     metricName = fields.String(
         validate=SLUG,
-        metadata={"description": "Metric name (required; `metric` is an alias).",
-                  "example": "response_time"},
+        metadata={
+            "description": "Metric name (required; `metric` is an alias).",
+            "example": "response_time",
+        },
     )
     metric = fields.String(
         validate=SLUG, load_only=True, metadata={"description": "Alias of `metricName`."}
@@ -55,8 +59,10 @@ class MetricsQueryArgsSchema(ma.Schema):
     end = fields.AwareDateTime(
         format="iso",
         error_messages=_DATETIME_ERRORS,
-        metadata={"description": "ISO 8601 with offset, exclusive. Default: now.",
-                  "example": "2025-11-11T12:00:00Z"},
+        metadata={
+            "description": "ISO 8601 with offset, exclusive. Default: now.",
+            "example": "2025-11-11T12:00:00Z",
+        },
     )
     granularity = fields.String(
         load_default="5m",
@@ -78,8 +84,10 @@ class MetricsQueryArgsSchema(ma.Schema):
     )
     variant = fields.String(
         validate=SLUG,
-        metadata={"description": "Only this variant. Default: all variants combined.",
-                  "example": "control"},
+        metadata={
+            "description": "Only this variant. Default: all variants combined.",
+            "example": "control",
+        },
     )
 
     @ma.pre_load
@@ -166,23 +174,6 @@ class MetricSchema(ma.Schema):
     description = fields.String()
     kind = fields.String(metadata={"description": "`mean` (gauges) or `sum` (counters)."})
     higherIsBetter = fields.Boolean(attribute="higher_is_better")
-
-
-class ProblemSchema(ma.Schema):
-    """An RFC 9457 problem: every error response of the API."""
-
-    type = fields.String(metadata={"example": "about:blank"})
-    title = fields.String(metadata={"example": "Bad Request"})
-    status = fields.Integer(metadata={"example": 400})
-    detail = fields.String(metadata={"example": "Invalid input: granularity."})
-    errors = fields.Dict(
-        keys=fields.String(),
-        values=fields.List(fields.String()),
-        metadata={
-            "description": "Per field, why it was refused.",
-            "example": {"granularity": ["Must be one of: 1m, 5m, 30m, 1h, 6h, 1d, auto."]},
-        },
-    )
 
 
 # A plain JSON array of names, as the sketch's /abtest answered; marshmallow
