@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from tests.helpers import at, store
 from tsmetrics.granularity import GRANULARITIES, floor_to
 from tsmetrics.store import buckets, catalog, series
-from tests.helpers import at, store
 
 START = at("2025-11-09 00:00:00")
 END = at("2025-11-11 00:00:00")

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import psycopg
 
+from tests.helpers import at
 from tsmetrics import demo_data
 from tsmetrics.seed import seed
-from tests.helpers import at
 
 NOW = at("2025-11-11 12:00:00")
 
