@@ -16,3 +16,7 @@ keepalive = 5
 accesslog = "-"
 max_requests = 10_000
 max_requests_jitter = 1_000
+# gunicorn >= 25.1 opens a control socket under $HOME by default: the container's
+# user has no home (a warning at every start), and several servers run by one
+# user would share one socket path. Nothing here uses `gunicornc`.
+control_socket_disable = True

@@ -18,7 +18,9 @@ class _Gunicorn(BaseApplication):
     def load_config(self) -> None:
         """Copy our options into gunicorn's config."""
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            # Settings a given gunicorn release does not know are skipped.
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self):
         """Called in each worker after the fork, so the pool never crosses a fork."""
@@ -27,7 +29,7 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def _banner(bind: str, demo: bool) -> str:
+def _banner(bind: str, demo: bool, auth: str = "off") -> str:
     base = f"http://{bind}"
     lines = [
         f"TSMetrics is serving on {base}",
@@ -35,8 +37,10 @@ def _banner(bind: str, demo: bool) -> str:
         f"  API docs   {base}/swagger   (OpenAPI: {base}/openapi.json)",
         f"  example    {base}/metrics?abTestName=feature_a&metricName=response_time&granularity=1h",
     ]
-    if demo:
+    if demo and auth == "off":
         lines.append("  demo mode: demo data, no authentication. Press Ctrl+C to stop.")
+    elif demo:
+        lines.append("  demo mode: demo data; authentication is on. Press Ctrl+C to stop.")
     return "\n".join(lines)
 
 
@@ -58,6 +62,8 @@ def run_gunicorn(
         "timeout": 30,
         "graceful_timeout": 20,
         "accesslog": None if demo else "-",
-        "when_ready": lambda _server: click.echo(_banner(bind, demo)),
+        # gunicorn >= 25.1 opens a control socket under $HOME; we do not use it.
+        "control_socket_disable": True,
+        "when_ready": lambda _server: click.echo(_banner(bind, demo, settings["AUTH"])),
     }
     _Gunicorn(options).run()
