@@ -7,6 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every page blueprint."""
-    from tsmetrics.web import docs
+    from tsmetrics.web import auth, dashboard, docs
 
+    app.register_blueprint(auth.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(dashboard.bp)

@@ -1,0 +1,221 @@
+"""Dashboard benchmark: A/B test page and chart fragment vs GET /metrics for the same data.
+
+    .venv/bin/python bench/bench_dashboard.py [--requests 200] [--browser-runs 10]
+
+Serves the 30-day demo database (`tsm_bench`, seeded with the defaults when it
+does not exist yet, shared with bench_metrics_api.py) through gunicorn over HTTP
+on 127.0.0.1. Server time is gunicorn's own request time (%(D)s in its access
+log); the client's round trip is reported beside it. Views end at the newest
+sample, so a database seeded hours ago still fills every window. Then Debian's
+Chromium measures navigation start to every chart drawn. Figures go to the
+terminal and, as JSON, to bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg
+from common import DEFAULT_ADMIN_URL, ROOT, HttpClient, Stats, compare, gunicorn, log
+from datasets import ensure_demo_db, iso
+
+from tsmetrics.granularity import floor_to
+
+DATABASE = "tsm_bench"
+ABTEST, METRIC = "feature_a", "response_time"
+GOALS_MS = {"page_24h": 100.0, "fragment_30d": 50.0}
+BROWSER_GOAL_MS = 1500.0
+# Debian's Chromium, launched as the browser tests launch it (tests/browser/conftest.py).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# gunicorn logs each request as "<path?query> <status> <microseconds>".
+ACCESS_FORMAT = "%(U)s?%(q)s %(s)s %(D)s"
+_LOG_LINE = re.compile(r"^(\S+) (\d{3}) (\d+)$")
+
+
+def paths(newest: datetime) -> dict[str, tuple[str, bool]]:
+    """The timed requests: (path, sent as htmx) by name, every window ending at `end`."""
+    end = floor_to(newest, 60) + timedelta(minutes=1)
+
+    def window(days: float) -> dict[str, str]:
+        return {"start": iso(end - timedelta(days=days)), "end": iso(end)}
+
+    def page(days: float) -> str:
+        return f"/dashboard/abtests/{ABTEST}?" + urlencode({"range": "custom"} | window(days))
+
+    def api(days: float) -> str:
+        query = {"abTestName": ABTEST, "metricName": METRIC, "granularity": "auto"}
+        return "/metrics?" + urlencode(query | window(days) | {"variant": "control"})
+
+    fragment = f"/dashboard/abtests/{ABTEST}/charts/{METRIC}?"
+    return {
+        "page_24h": (page(1), False),
+        "api_24h": (api(1), False),
+        "fragment_30d": (fragment + urlencode({"range": "custom"} | window(30)), True),
+        "api_30d": (api(30), False),
+        "page_30d": (page(30), False),
+    }
+
+
+def server_times(log_path: Path, requests: dict[str, tuple[str, bool]], n: int) -> dict:
+    """Percentiles of gunicorn's request time per timed path (its last n requests)."""
+    by_path: dict[str, list[float]] = {}
+    for line in log_path.read_text().splitlines():
+        match = _LOG_LINE.match(line.strip())
+        if match and match[2] == "200":
+            by_path.setdefault(match[1], []).append(int(match[3]) / 1000)
+    return {name: Stats.of(by_path[path][-n:]) for name, (path, _hx) in requests.items()}
+
+
+def machine() -> dict[str, str | int]:
+    """What the figures were measured on."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    with psycopg.connect(DEFAULT_ADMIN_URL) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpus": os.cpu_count() or 0,
+        "cpu": cpu,
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "postgresql": server,
+        "load_average": " ".join(f"{load:.1f}" for load in os.getloadavg()),
+    }
+
+
+def bench_http(url: str, requests: dict[str, tuple[str, bool]], total: int) -> dict:
+    """Client round trips (interleaved blocks) and server times of every timed request."""
+    env = {
+        "TSMETRICS_AUTH": "off",
+        "TSMETRICS_RATE_LIMIT_READ": "",
+        "TSMETRICS_RATE_LIMIT_DASHBOARD": "",
+        "GUNICORN_CMD_ARGS": f"--access-logformat='{ACCESS_FORMAT}'",
+    }
+    with gunicorn(url, label="dashboard", env=env) as server:
+        plain, htmx = HttpClient(server.port), HttpClient(server.port, {"HX-Request": "true"})
+        calls, sizes = {}, {}
+        for name, (path, hx) in requests.items():
+            client = htmx if hx else plain
+            status, body = client.get(path)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+            sizes[name] = len(body)
+            calls[name] = lambda c=client, p=path: c.get(p)
+        log(f"timing {len(calls)} requests x {total}, interleaved in blocks of 20")
+        client_stats = compare(calls, total=total)
+        plain.close()
+        htmx.close()
+        log_path = Path(f"/tmp/tsmetrics-dashboard-{server.port}.log")  # noqa: S108
+    server_stats = server_times(log_path, requests, total)
+    return {"client": client_stats, "server": server_stats, "bytes": sizes}
+
+
+def bench_browser(url: str, requests: dict[str, tuple[str, bool]], runs: int) -> dict:
+    """Median navigation-to-all-charts-drawn over `runs` cold loads per page, in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    env = {"TSMETRICS_AUTH": "off", "TSMETRICS_RATE_LIMIT_DASHBOARD": ""}
+    results = {}
+    with gunicorn(url, label="dashboard-browser", env=env) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name in ("page_24h", "page_30d"):
+            times = []
+            for _ in range(runs):
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{server.port}{requests[name][0]}")
+                page.wait_for_selector("html[data-charts-first-drawn-ms]", state="attached")
+                times.append(int(page.get_attribute("html", "data-charts-first-drawn-ms")))
+                context.close()
+            results[name] = {"median_ms": statistics.median(times), "runs_ms": times}
+            log(f"browser {name}: median {statistics.median(times):.0f} ms over {runs} loads")
+        browser.close()
+    return results
+
+
+def summary(http: dict, browser: dict | None) -> list[str]:
+    """The lines to print (and to copy into bench/RESULTS.md)."""
+    client, server, sizes = http["client"], http["server"], http["bytes"]
+    lines = ["request        server p50  server p99  client p50   bytes"]
+    for name in server:
+        lines.append(
+            f"{name:<14} {server[name].p50:7.2f} ms {server[name].p99:7.2f} ms "
+            f"{client[name].p50:8.2f} ms {sizes[name]:>8,}"
+        )
+    page, api24 = server["page_24h"].p50, server["api_24h"].p50
+    fragment, api30 = server["fragment_30d"].p50, server["api_30d"].p50
+    lines += [
+        f"page_24h / api_24h = {page / api24:.1f} (the page draws 4 metrics x 2 variants)",
+        f"fragment_30d / api_30d = {fragment / api30:.1f} (the fragment draws 2 series)",
+    ]
+    for name, goal in GOALS_MS.items():
+        verdict = "meets" if server[name].p50 <= goal else "MISSES"
+        lines.append(
+            f"goal: {name} server p50 <= {goal:.0f} ms: {server[name].p50:.1f} ms, {verdict} it"
+        )
+    for name, result in (browser or {}).items():
+        verdict = "meets" if result["median_ms"] <= BROWSER_GOAL_MS else "MISSES"
+        lines.append(
+            f"goal: {name} navigation to all charts drawn <= {BROWSER_GOAL_MS:.0f} ms: "
+            f"median {result['median_ms']:.0f} ms, {verdict} it"
+        )
+    return lines
+
+
+def main() -> None:
+    """Run the benchmark and print its summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
+    parser.add_argument("--browser-runs", type=int, default=10, help="page loads per page")
+    args = parser.parse_args()
+    log(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+    url, _report = ensure_demo_db(DEFAULT_ADMIN_URL, DATABASE, 30)
+    with psycopg.connect(url) as conn:
+        newest = conn.execute("SELECT max(last_time) FROM series").fetchone()[0]
+    requests = paths(newest.astimezone(UTC))
+    http = bench_http(url, requests, args.requests)
+    browser = bench_browser(url, requests, args.browser_runs) if args.browser_runs else None
+    lines = summary(http, browser)
+    print("\n".join(lines))
+    out = ROOT / "bench" / "out" / f"dashboard-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(exist_ok=True)
+    result = {
+        "machine": machine(),
+        "requests": {name: path for name, (path, _hx) in requests.items()},
+        "server": {name: asdict(stats) for name, stats in http["server"].items()},
+        "client": {name: asdict(stats) for name, stats in http["client"].items()},
+        "bytes": http["bytes"],
+        "browser": browser,
+        "summary": lines,
+    }
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    log(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

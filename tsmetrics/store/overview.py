@@ -1,0 +1,69 @@
+"""The dashboard overview: every A/B test with its metrics and recent activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True)
+class ABTestSummary:
+    """One overview row: the test, its metrics, samples since a moment, latest sample."""
+
+    name: str
+    title: str
+    status: str
+    variants: list[str]
+    metric_names: list[str]
+    recent_samples: int
+    latest_sample_at: datetime | None
+
+
+# Recent samples come from the hourly all-variant rollups: one short index
+# range per (test, metric) found in `series`, never a scan of raw samples.
+_SELECT_SUMMARIES = """
+SELECT a.name, a.title, a.status, a.variants,
+       coalesce(array_agg(m.name ORDER BY m.name) FILTER (WHERE m.name IS NOT NULL), '{}')
+           AS metric_names,
+       coalesce(sum(recent.n), 0)::bigint AS recent_samples,
+       max(s.last_time) AS latest_sample_at
+FROM abtests a
+LEFT JOIN series s ON s.abtest_id = a.id AND s.variant = -1
+LEFT JOIN metrics m ON m.id = s.metric_id
+LEFT JOIN LATERAL (
+    SELECT sum(r.n) AS n FROM rollups r
+    WHERE r.abtest_id = s.abtest_id AND r.metric_id = s.metric_id
+      AND r.bucket_seconds = 3600 AND r.variant = -1 AND r.bucket >= %(since)s
+) AS recent ON true
+WHERE (%(status)s::text IS NULL OR a.status = %(status)s::text)
+  AND (%(pattern)s::text IS NULL OR a.name ILIKE %(pattern)s OR a.title ILIKE %(pattern)s)
+GROUP BY a.id
+ORDER BY a.name
+"""
+
+
+def _like_pattern(search: str | None) -> str | None:
+    if not search:
+        return None
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_abtest_summaries(
+    conn: psycopg.Connection,
+    *,
+    since: datetime,
+    status: str | None = None,
+    search: str | None = None,
+) -> list[ABTestSummary]:
+    """Tests by name, optionally of one status and matching `search` in name or title.
+
+    `recent_samples` counts the samples (every metric) in hourly buckets starting at
+    or after `since`; pass an hour boundary to count whole hours.
+    """
+    params = {"since": since, "status": status, "pattern": _like_pattern(search)}
+    with conn.cursor(row_factory=class_row(ABTestSummary)) as cur:
+        return cur.execute(_SELECT_SUMMARIES, params).fetchall()

@@ -1,0 +1,151 @@
+"""What an A/B test page shows (range, granularity, variants), read from and written to its URL.
+
+The URL is the page's state: a view can be bookmarked and shared, and the back
+button returns to it. `ChartView.params()` is the canonical, minimal query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from werkzeug.datastructures import MultiDict
+
+from tsmetrics import granularity as gran
+
+PRESETS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+PRESET_LABELS = {
+    "1h": "the last hour",
+    "6h": "the last 6 hours",
+    "24h": "the last 24 hours",
+    "7d": "the last 7 days",
+    "30d": "the last 30 days",
+}
+CUSTOM = "custom"
+DEFAULT_RANGE = "24h"
+# A chart line never draws more buckets than one page of the JSON API.
+MAX_POINTS = 10_000
+# An unencoded "+" of an offset arrives as a space: "...T12:00:00 01:00".
+_SPACE_FOR_PLUS = re.compile(r"(\d) (\d\d:?\d\d)$")
+
+
+class BadView(ValueError):
+    """A query parameter of a page cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """The range, granularity and variants one A/B test page shows."""
+
+    range: str
+    start: datetime
+    end: datetime
+    granularity: str
+    variants: tuple[str, ...]
+    all_variants: tuple[str, ...]
+
+    @property
+    def is_custom(self) -> bool:
+        """True for a start/end range rather than a preset."""
+        return self.range == CUSTOM
+
+    def params(self) -> dict[str, str | list[str]]:
+        """The canonical query parameters (defaults left out)."""
+        params: dict[str, str | list[str]] = {}
+        if self.is_custom:
+            params.update(range=CUSTOM, start=iso_utc(self.start), end=iso_utc(self.end))
+        elif self.range != DEFAULT_RANGE:
+            params["range"] = self.range
+        if self.granularity != gran.AUTO:
+            params["granularity"] = self.granularity
+        if self.variants != self.all_variants:
+            # An empty value keeps "no variant" apart from "no choice made" (all).
+            params["variant"] = list(self.variants) or [""]
+        return params
+
+    def with_granularity(self, granularity: str) -> ChartView:
+        """The same view at another granularity."""
+        return replace(self, granularity=granularity)
+
+    def wider(self) -> tuple[ChartView, str] | None:
+        """A wider range ending at the same time, with its label, or None when there is none."""
+        span = self.end - self.start
+        for name, preset in PRESETS.items():
+            if preset > span and not self.is_custom:
+                return replace(self, range=name, start=self.end - preset), PRESET_LABELS[name]
+        if span >= timedelta(days=3650):
+            return None
+        wider_span = max(span * 3, PRESETS["30d"])
+        label = f"the {wider_span.days} days to {self.end:%Y-%m-%d %H:%M} UTC"
+        return replace(self, range=CUSTOM, start=self.end - wider_span), label
+
+    def describe(self) -> str:
+        """The range in words, for headings."""
+        if self.is_custom:
+            return f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
+        return PRESET_LABELS[self.range]
+
+
+def iso_utc(moment: datetime) -> str:
+    """`moment` as ISO 8601 in UTC with a Z, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_moment(name: str, raw: str) -> datetime:
+    text = _SPACE_FOR_PLUS.sub(r"\1+\2", raw.strip())
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadView(f"{name}: not an ISO 8601 date-time, e.g. 2025-10-13T12:00:00Z.") from None
+    # A datetime-local field sent without JavaScript has no offset: read it as UTC.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _parse_range(args: MultiDict[str, str], now: datetime) -> tuple[str, datetime, datetime]:
+    name = args.get("range") or (CUSTOM if args.get("start") else DEFAULT_RANGE)
+    if name in PRESETS:
+        return name, now - PRESETS[name], now
+    if name != CUSTOM:
+        raise BadView(f"range: one of {', '.join(PRESETS)} or custom.")
+    end = _parse_moment("end", args["end"]) if args.get("end") else now
+    start = (
+        _parse_moment("start", args["start"]) if args.get("start") else end - PRESETS[DEFAULT_RANGE]
+    )
+    if end <= start:
+        raise BadView("end: must be after start.")
+    return name, start, end
+
+
+def parse_view(
+    args: MultiDict[str, str], variants: Sequence[str], now: datetime | None = None
+) -> ChartView:
+    """The view a page's query asks for; BadView when a parameter is unusable.
+
+    Without `variant` every variant is shown; unknown variant names are dropped.
+    """
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    range_name, start, end = _parse_range(args, now)
+    granularity = args.get("granularity") or gran.AUTO
+    if granularity not in gran.CHOICES:
+        raise BadView(f"granularity: one of {', '.join(gran.CHOICES)}.")
+    chosen = set(args.getlist("variant")) if "variant" in args else set(variants)
+    return ChartView(
+        range=range_name,
+        start=start,
+        end=end,
+        granularity=granularity,
+        variants=tuple(v for v in variants if v in chosen),
+        all_variants=tuple(variants),
+    )

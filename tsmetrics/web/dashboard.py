@@ -1,0 +1,161 @@
+"""The staff dashboard: the A/B tests overview, a page per test, a page per chart.
+
+Each route answers a plain request with its page and an htmx request with the
+fragment the page includes, so the two cannot drift. When the database is down
+a fragment says so inline (503, which htmx is configured to swap), so the rest
+of the page keeps working and the next refresh recovers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from flask import Blueprint, Flask, abort, current_app, make_response, redirect, request, url_for
+from flask import render_template as render
+from psycopg_pool import PoolTimeout
+from werkzeug.wrappers import Response
+
+from tsmetrics import db
+from tsmetrics import granularity as gran
+from tsmetrics.metric_series import UnknownName
+from tsmetrics.store import catalog, overview
+from tsmetrics.web import chart_view
+from tsmetrics.web.charts import build_chart, build_charts, script_json
+from tsmetrics.web.htmx import HtmxRequest, htmx_request, vary_on_htmx
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
+# The id of the A/B test page's form: only its requests move the browser history.
+CONTROLS_ID = "controls"
+SEARCH_MAX = 100
+
+
+@bp.record_once
+def _add_site_routes(state: Any) -> None:
+    app: Flask = state.app
+    app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.index")))
+    # Browsers ask for it on every page; "no content" keeps their consoles free of 404s.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
+
+
+@bp.app_template_filter("iso_utc")
+def _iso_utc(moment: datetime) -> str:
+    return chart_view.iso_utc(moment)
+
+
+@bp.app_template_filter("utc_label")
+def _utc_label(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+bp.add_app_template_filter(script_json, "script_json")
+bp.add_app_template_global(chart_view.MAX_POINTS, "max_points")
+
+
+def _respond(
+    hx: HtmxRequest, page: str, fragment: str, context: dict[str, Any], status: int = 200
+) -> Response:
+    response = make_response(render(fragment if hx.wants_fragment else page, **context), status)
+    if status == 503:
+        response.headers["Retry-After"] = str(current_app.config["TSMETRICS"]["RETRY_AFTER"])
+    return vary_on_htmx(response)
+
+
+def _view_or_400(test: catalog.ABTest) -> chart_view.ChartView:
+    try:
+        return chart_view.parse_view(request.args, test.variants)
+    except chart_view.BadView as error:
+        abort(400, description=str(error))
+
+
+@bp.get("/")
+def index() -> Response:
+    """Every A/B test with status, variants, metrics and recent samples; filterable."""
+    status = request.args.get("status") or None
+    if status is not None and status not in catalog.ABTEST_STATUSES:
+        abort(400, description=f"status: one of {', '.join(catalog.ABTEST_STATUSES)}.")
+    search = (request.args.get("q") or "").strip()[:SEARCH_MAX]
+    hx = htmx_request()
+    # Whole hours of the hourly rollups: the last 24 full hours and the current one.
+    since = gran.floor_to(datetime.now(UTC) - timedelta(hours=24), 3600)
+    context: dict[str, Any] = {
+        "status": status,
+        "q": search,
+        "statuses": catalog.ABTEST_STATUSES,
+        "since": since,
+    }
+    canonical = url_for("dashboard.index", status=status, q=search or None)
+    try:
+        with db.connection() as conn:
+            context["abtests"] = overview.list_abtest_summaries(
+                conn, since=since, status=status, search=search
+            )
+    except DATABASE_DOWN:
+        if not hx.wants_fragment:
+            raise
+        return _respond(hx, "", "dashboard/_abtests.html", context | {"unavailable": True}, 503)
+    response = _respond(hx, "dashboard/index.html", "dashboard/_abtests.html", context)
+    if hx.wants_fragment:
+        response.headers["HX-Push-Url"] = canonical
+    return response
+
+
+@bp.get("/abtests/<name>")
+def abtest(name: str) -> Response:
+    """One A/B test: a chart per metric, with range, granularity and variant controls."""
+    hx = htmx_request()
+    settings = current_app.config["TSMETRICS"]
+    try:
+        with db.connection() as conn:
+            test = catalog.get_abtest(conn, name)
+            if test is None:
+                abort(404, description=f"A/B test {name!r} does not exist.")
+            view = _view_or_400(test)
+            charts = build_charts(conn, test, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"])
+    except DATABASE_DOWN:
+        if not hx.wants_fragment:
+            raise
+        context = {"unavailable": True, "refresh_url": request.full_path}
+        return _respond(hx, "", "dashboard/_charts.html", context, 503)
+    page_url = url_for("dashboard.abtest", name=test.name, **view.params())
+    context = {
+        "test": test,
+        "view": view,
+        "charts": charts,
+        "refresh_url": page_url,
+        "presets": chart_view.PRESETS,
+        "granularities": (gran.AUTO, *gran.GRANULARITIES),
+    }
+    response = _respond(hx, "dashboard/abtest.html", "dashboard/_charts.html", context)
+    if hx.wants_fragment and hx.trigger == CONTROLS_ID:
+        response.headers["HX-Push-Url"] = page_url
+    return response
+
+
+@bp.get("/abtests/<name>/charts/<metric>")
+def chart(name: str, metric: str) -> Response:
+    """One chart of an A/B test: the fragment for htmx, or a page of its own."""
+    hx = htmx_request()
+    settings = current_app.config["TSMETRICS"]
+    try:
+        with db.connection() as conn:
+            test = catalog.get_abtest(conn, name)
+            if test is None:
+                abort(404, description=f"A/B test {name!r} does not exist.")
+            view = _view_or_400(test)
+            try:
+                one = build_chart(
+                    conn, test, metric, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"]
+                )
+            except UnknownName as unknown:
+                abort(404, description=unknown.message)
+    except DATABASE_DOWN:
+        if not hx.wants_fragment:
+            raise
+        context = {"unavailable": True, "metric_name": metric, "refresh_url": request.full_path}
+        return _respond(hx, "", "dashboard/_chart.html", context, 503)
+    context = {"test": test, "view": view, "chart": one, "metric_name": metric, "standalone": True}
+    return _respond(hx, "dashboard/chart.html", "dashboard/_chart.html", context)
