@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from tsmetrics import db
+from tsmetrics.schemas.manage import ListQueryArgsSchema
 from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
 from tsmetrics.store import catalog, series
 
@@ -20,11 +21,13 @@ blp = Blueprint("abtests", __name__, url_prefix="/abtest", description="The A/B 
 class ABTests(MethodView):
     """A/B test names."""
 
+    @blp.arguments(ListQueryArgsSchema, location="query", as_kwargs=True)
     @blp.doc(responses=NAMES_RESPONSE)
-    def get(self):
-        """Names of every A/B test, sorted"""
+    def get(self, includeArchived):
+        """Names of every A/B test, sorted (archived ones only with includeArchived=true)"""
         with db.connection() as conn:
-            names = [test.name for test in catalog.list_abtests(conn)]
+            tests = catalog.list_abtests(conn, include_archived=includeArchived)
+            names = [test.name for test in tests]
         return Response(orjson.dumps(names), mimetype="application/json")
 
 

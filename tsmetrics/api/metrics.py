@@ -10,7 +10,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from tsmetrics import db
+from tsmetrics.cache import is_live
+from tsmetrics.cache_http import conditional_json
 from tsmetrics.metric_series import UnknownName, fetch_metric_page
+from tsmetrics.schemas.manage import ListQueryArgsSchema
 from tsmetrics.schemas.metrics import (
     NAMES_RESPONSE,
     MetricSchema,
@@ -30,6 +33,7 @@ class Metrics(MethodView):
 
     @blp.arguments(MetricsQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MetricsResponseSchema)
+    @blp.alt_response(304, description="Not Modified: the If-None-Match ETag is current.")
     @blp.alt_response(404, description="Unknown A/B test, metric or variant.")
     @blp.alt_response(503, description="Database unavailable; see Retry-After.")
     def get(self, **args):
@@ -58,18 +62,21 @@ class Metrics(MethodView):
             abort(404, message=unknown.message, errors={unknown.field: [unknown.message]})
         # orjson writes the datapoint dataclasses directly: a 10,000-bucket page
         # is serialised in about a millisecond instead of through marshmallow.
-        return Response(orjson.dumps(page.as_contract()), mimetype="application/json")
+        body = orjson.dumps(page.as_contract())
+        return conditional_json(body, live=is_live(page.end.timestamp(), page.granularity))
 
 
 @blp.route("/capabilities")
 class Capabilities(MethodView):
     """The metric names."""
 
+    @blp.arguments(ListQueryArgsSchema, location="query", as_kwargs=True)
     @blp.doc(responses=NAMES_RESPONSE)
-    def get(self):
-        """Names of every metric that /metrics can aggregate, sorted"""
+    def get(self, includeArchived):
+        """Names of every metric that /metrics can aggregate, sorted (archived: on request)"""
         with db.connection() as conn:
-            names = [metric.name for metric in catalog.list_metrics(conn)]
+            metrics = catalog.list_metrics(conn, include_archived=includeArchived)
+            names = [metric.name for metric in metrics]
         return Response(orjson.dumps(names), mimetype="application/json")
 
 
@@ -77,11 +84,13 @@ class Capabilities(MethodView):
 class MetricCatalogue(MethodView):
     """The metric catalogue."""
 
+    @blp.arguments(ListQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MetricSchema(many=True))
-    def get(self):
-        """Every metric with its unit, kind and direction"""
+    def get(self, includeArchived):
+        """Every metric with its unit, kind and direction (archived: on request)"""
         with db.connection() as conn:
-            return [asdict(metric) for metric in catalog.list_metrics(conn)]
+            metrics = catalog.list_metrics(conn, include_archived=includeArchived)
+            return [asdict(metric) for metric in metrics]
 
 
 @blp.route("/catalogue/<name>")

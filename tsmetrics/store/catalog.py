@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 ABTEST_STATUSES = ("draft", "running", "paused", "completed", "archived")
@@ -25,6 +28,10 @@ class ABTest:
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    # Managed fields (migration 0004); expected_split None is an equal split.
+    hypothesis: str = ""
+    expected_split: list[float] | None = None
+    archived_at: datetime | None = None
 
     def variant_index(self, variant: str) -> int | None:
         """The stored position of a variant name, or None when the test has no such variant."""
@@ -44,10 +51,17 @@ class Metric:
     description: str
     kind: str
     higher_is_better: bool
+    display_decimals: int = 2
+    archived_at: datetime | None = None
 
 
-_ABTEST_COLUMNS = "id, name, title, description, status, variants, created_at, started_at, ended_at"
-_METRIC_COLUMNS = "id, name, unit, description, kind, higher_is_better"
+_ABTEST_COLUMNS = (
+    "id, name, title, description, status, variants, created_at, started_at, ended_at,"
+    " hypothesis, expected_split, archived_at"
+)
+_METRIC_COLUMNS = (
+    "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at"
+)
 
 
 def list_abtests(conn: psycopg.Connection, *, include_archived: bool = True) -> list[ABTest]:
@@ -69,11 +83,13 @@ def get_abtest(conn: psycopg.Connection, name: str) -> ABTest | None:
         ).fetchone()
 
 
-def list_metrics(conn: psycopg.Connection) -> list[Metric]:
+def list_metrics(conn: psycopg.Connection, *, include_archived: bool = True) -> list[Metric]:
     """The metric catalogue, by name."""
     with conn.cursor(row_factory=class_row(Metric)) as cur:
         return cur.execute(
-            f"SELECT {_METRIC_COLUMNS} FROM metrics ORDER BY name"  # noqa: S608
+            f"SELECT {_METRIC_COLUMNS} FROM metrics"  # noqa: S608
+            " WHERE %(all)s OR archived_at IS NULL ORDER BY name",
+            {"all": include_archived},
         ).fetchall()
 
 
@@ -138,5 +154,126 @@ def ensure_metric(
         },
     )
     found = get_metric(conn, name)
+    assert found is not None
+    return found
+
+
+# The columns the management API may set directly; status has its own function.
+ABTEST_WRITABLE = ("title", "description", "hypothesis", "variants", "expected_split")
+METRIC_WRITABLE = ("unit", "description", "kind", "higher_is_better", "display_decimals")
+
+
+def _check_writable(names: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    # Column names become identifiers in the SQL: only ever from the allow-list.
+    unknown = set(names) - set(allowed)
+    if unknown:
+        raise ValueError(f"cannot set {sorted(unknown)}")
+
+
+def _assignments(changes: Mapping[str, Any], allowed: tuple[str, ...]) -> sql.Composed:
+    _check_writable(changes, allowed)
+    return sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in changes
+    )
+
+
+def create_abtest(
+    conn: psycopg.Connection, name: str, *, status: str = "draft", **fields: Any
+) -> ABTest | None:
+    """A new A/B test (status 'running' stamps started_at), or None if the name is taken."""
+    columns = ["name", "status", *fields]
+    query = sql.SQL(
+        "INSERT INTO abtests ({columns}, started_at) VALUES ({values},"
+        " CASE WHEN %(status)s = 'running' THEN now() END)"
+        " ON CONFLICT (name) DO NOTHING RETURNING {returning}"
+    ).format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        values=sql.SQL(", ").join(map(sql.Placeholder, columns)),
+        returning=sql.SQL(_ABTEST_COLUMNS),
+    )
+    _check_writable(fields, ABTEST_WRITABLE)
+    with conn.cursor(row_factory=class_row(ABTest)) as cur:
+        return cur.execute(query, {"name": name, "status": status, **fields}).fetchone()
+
+
+def update_abtest(conn: psycopg.Connection, abtest_id: int, changes: Mapping[str, Any]) -> ABTest:
+    """Set some of ABTEST_WRITABLE on one A/B test."""
+    query = sql.SQL("UPDATE abtests SET {} WHERE id = %(id)s RETURNING {}").format(
+        _assignments(changes, ABTEST_WRITABLE), sql.SQL(_ABTEST_COLUMNS)
+    )
+    with conn.cursor(row_factory=class_row(ABTest)) as cur:
+        found = cur.execute(query, {**changes, "id": abtest_id}).fetchone()
+    assert found is not None
+    return found
+
+
+_CHANGE_STATUS = (
+    "UPDATE abtests SET status = %(new)s,"  # noqa: S608 - constant column list
+    " started_at = CASE WHEN %(new)s = 'running' THEN coalesce(started_at, now())"
+    "  ELSE started_at END,"
+    " ended_at = CASE WHEN %(new)s = 'completed' THEN now() ELSE ended_at END,"
+    " archived_at = CASE WHEN %(new)s = 'archived' THEN now() ELSE archived_at END"
+    " WHERE id = %(id)s AND status = %(current)s RETURNING " + _ABTEST_COLUMNS
+)
+
+
+def change_abtest_status(
+    conn: psycopg.Connection, abtest_id: int, *, current: str, new: str
+) -> ABTest | None:
+    """Move a test from `current` to `new`, stamping the lifecycle times; None if not `current`.
+
+    The first start sets started_at (a resume keeps it), completing sets
+    ended_at, archiving sets archived_at. The status guard makes two
+    concurrent changes serialise: the second finds the status moved on.
+    """
+    with conn.cursor(row_factory=class_row(ABTest)) as cur:
+        return cur.execute(
+            _CHANGE_STATUS, {"id": abtest_id, "current": current, "new": new}
+        ).fetchone()
+
+
+def abtest_has_samples(conn: psycopg.Connection, abtest_id: int) -> bool:
+    """True when any sample of the test was stored (its variant positions are then fixed)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM series WHERE abtest_id = %(id)s)", {"id": abtest_id}
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def create_metric(conn: psycopg.Connection, name: str, **fields: Any) -> Metric | None:
+    """A new catalogue entry with some of METRIC_WRITABLE, or None if the name is taken."""
+    _check_writable(fields, METRIC_WRITABLE)
+    columns = ["name", *fields]
+    query = sql.SQL(
+        "INSERT INTO metrics ({}) VALUES ({}) ON CONFLICT (name) DO NOTHING RETURNING {}"
+    ).format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(map(sql.Placeholder, columns)),
+        sql.SQL(_METRIC_COLUMNS),
+    )
+    with conn.cursor(row_factory=class_row(Metric)) as cur:
+        return cur.execute(query, {"name": name, **fields}).fetchone()
+
+
+def update_metric(
+    conn: psycopg.Connection,
+    metric_id: int,
+    changes: Mapping[str, Any],
+    *,
+    archived: bool | None = None,
+) -> Metric:
+    """Set some of METRIC_WRITABLE and/or archive (archived_at = now) or restore a metric."""
+    parts = [_assignments(changes, METRIC_WRITABLE)] if changes else []
+    if archived is not None:
+        parts.append(
+            sql.SQL("archived_at = CASE WHEN %(archived)s THEN coalesce(archived_at, now()) END")
+        )
+    if not parts:
+        raise ValueError("nothing to change")
+    query = sql.SQL("UPDATE metrics SET {} WHERE id = %(id)s RETURNING {}").format(
+        sql.SQL(", ").join(parts), sql.SQL(_METRIC_COLUMNS)
+    )
+    with conn.cursor(row_factory=class_row(Metric)) as cur:
+        found = cur.execute(query, {**changes, "archived": archived, "id": metric_id}).fetchone()
     assert found is not None
     return found
