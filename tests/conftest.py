@@ -19,6 +19,11 @@ from tsmetrics import create_app
 from tsmetrics.store import catalog, schema
 
 TABLES_TO_EMPTY = ("samples", "rollups", "series", "abtests", "metrics")
+# Apps built by tests run in development mode with authentication off unless a
+# test asks otherwise (tests/security builds its apps with AUTH on, explicitly).
+# Set in the environment so that every create_app() and demo subprocess sees it.
+os.environ["TSMETRICS_ENV"] = "development"
+os.environ["TSMETRICS_AUTH"] = "off"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -69,7 +74,13 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
 def app(db, database_url: str):
     """The app on the test database, its pool closed afterwards."""
     app = create_app(
-        {"DATABASE_URL": database_url, "POOL_MIN_SIZE": 1, "POOL_MAX_SIZE": 2, "TESTING": True}
+        {
+            "DATABASE_URL": database_url,
+            "POOL_MIN_SIZE": 1,
+            "POOL_MAX_SIZE": 2,
+            "TESTING": True,
+            "AUTH": "off",
+        }
     )
     app.testing = True
     yield app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app.config["TSMETRICS"] = settings
     app.config["SECRET_KEY"] = settings["SECRET_KEY"]
-    logging.basicConfig(level=settings["LOG_LEVEL"])
 
-    from tsmetrics import api, db, problems, web
+    from tsmetrics import api, cache, db, problems, security, telemetry, web
 
+    # Logging (JSON lines, request ids) before anything logs. It times requests
+    # around the whole WSGI app; its one hook only notes the matched route.
+    telemetry.init_app(app)
+    # First: it refuses unsafe settings before anything connects, and its
+    # request hooks (identify, rate-limit, authorize) must run before any other.
+    security.init_app(app)
     db.init_app(app)
+    cache.init_app(app)
     api.init_app(app)
     web.init_app(app)
     problems.init_app(app)

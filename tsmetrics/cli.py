@@ -10,6 +10,7 @@ import click
 import psycopg
 
 from tsmetrics.db import redact_url
+from tsmetrics.security.cli import check_serve, demo_security, token, user
 from tsmetrics.settings import SettingError, load_settings
 
 
@@ -105,6 +106,7 @@ def serve(bind: str | None, workers: int | None) -> None:
 
     settings = _settings()
     _database_url(settings)
+    check_serve(settings, bind)
     run_gunicorn(settings, bind=bind, workers=workers)
 
 
@@ -119,6 +121,7 @@ def demo(days: int, data_dir: Path | None) -> None:
     from tsmetrics.server import run_gunicorn
 
     settings = _settings()
+    demo_security(settings)
     url = settings["DATABASE_URL"]
     if not url:
         folder = data_dir or Path(settings["DATA_DIR"] or embedded.default_data_dir())
@@ -136,6 +139,108 @@ def demo(days: int, data_dir: Path | None) -> None:
     run_seed(url, settings, days=days)
     run_gunicorn(settings, demo=True)
 
+
+def _log_to_stderr(settings: dict[str, Any]) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # pika logs each lost connection as errors with tracebacks; the consumer and
+    # producer log it once, as a warning saying what happens next.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
+@main.command()
+def consume() -> None:
+    """Store sample batches from RabbitMQ exactly once (TSMETRICS_QUEUE); SIGTERM stops cleanly."""
+    from tsmetrics.consumer import Consumer, SchemaMissing
+
+    settings = _settings()
+    _database_url(settings)
+    _log_to_stderr(settings)
+    try:
+        code = Consumer(settings).run()
+    except SchemaMissing as error:
+        raise click.ClickException(str(error)) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--rate", default=200.0, show_default=True, help="Samples per second in all.")
+@click.option(
+    "--duration", default=0.0, show_default=True, help="Seconds to run; 0: until stopped."
+)
+@click.option("--target", type=click.Choice(["amqp", "http"]), default="amqp", show_default=True)
+@click.option(
+    "--url",
+    help="amqp: broker URL (default TSMETRICS_BROKER_URL); http: the app's base URL "
+    "(default http://TSMETRICS_BIND).",
+)
+@click.option("--batch-size", default=1000, show_default=True, help="Most samples per batch.")
+@click.option("--abtest", "abtests", multiple=True, help="Only this demo A/B test (repeatable).")
+@click.option("--seed", "random_seed", type=int, help="Random seed, for repeatable traffic.")
+@click.option(
+    "--token", envvar="TSMETRICS_SIMULATE_TOKEN", help="http: bearer token with the ingest scope."
+)
+def simulate(
+    rate: float,
+    duration: float,
+    target: str,
+    url: str | None,
+    batch_size: int,
+    abtests: tuple[str, ...],
+    random_seed: int | None,
+    token: str | None,
+) -> None:
+    """Stand in for the web app: live samples of the demo A/B tests (run `seed` first)."""
+    import signal
+
+    import numpy as np
+
+    from tsmetrics import simulator
+    from tsmetrics.producer import PublishFailed
+
+    if rate <= 0 or duration < 0 or not 0 < batch_size <= 10_000:
+        raise click.UsageError("--rate must be > 0, --duration >= 0, --batch-size 1 to 10000.")
+    settings = _settings()
+    _log_to_stderr(settings)
+    try:
+        tests = simulator.select_tests(abtests)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if target == "amqp":
+        sink = simulator.AmqpSink(url or settings["BROKER_URL"], settings["QUEUE"])
+    else:
+        sink = simulator.HttpSink(url or f"http://{settings['BIND']}", token=token)
+    stopping: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda number, _frame: stopping.append(number))
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    traffic = simulator.Traffic(tests, rate, np.random.default_rng(random_seed))
+    click.echo(
+        f"Simulating {rate:,.0f} samples/s of {', '.join(t.name for t in tests)} to {target}."
+    )
+    try:
+        simulator.run(
+            sink,
+            traffic,
+            duration=duration,
+            batch_size=batch_size,
+            stopped=lambda: bool(stopping),
+            out=click.echo,
+        )
+    except (simulator.SimulationError, PublishFailed) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        sink.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+main.add_command(token)
+main.add_command(user)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 # Paths whose errors a person reads in a browser; everything else is API.
-_PAGE_PREFIXES = ("/dashboard",)
+_PAGE_PREFIXES = ("/dashboard", "/login", "/logout")
 
 
 def _wants_page() -> bool:
@@ -57,7 +57,9 @@ def problem(
             payload["detail"] = detail
         if errors:
             payload["errors"] = errors
-        response = Response(orjson.dumps(payload), status, mimetype=PROBLEM_JSON)
+        # OPT_NON_STR_KEYS: marshmallow keys a list item's errors by its index.
+        body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+        response = Response(body, status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     response.vary.add("Accept")
     return response

@@ -64,6 +64,145 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SECRET_KEY", "dev-only-not-secret", str, "Flask secret key.", secret=True),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+    Setting(
+        "ENV",
+        "production",
+        str,
+        "`production` refuses to start without a real SECRET_KEY; `development` (as "
+        "`tsmetrics demo` uses) allows the default.",
+    ),
+    Setting(
+        "AUTH",
+        "on",
+        str,
+        "`on`: bearer tokens for the API, logins for the dashboard. `off` is refused unless "
+        "TSMETRICS_BIND is a loopback address (`tsmetrics demo`) or in tests.",
+    ),
+    Setting("SESSION_LIFETIME", 28800, int, "Seconds a dashboard login lasts (8 h)."),
+    Setting(
+        "TRUSTED_PROXIES",
+        "",
+        str,
+        "Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-* and SSO "
+        "user headers are believed; empty: none.",
+    ),
+    Setting(
+        "PROXY_USER_HEADER",
+        "X-Forwarded-User",
+        str,
+        "Header naming the signed-in user, set by an SSO proxy such as oauth2-proxy.",
+    ),
+    Setting("PROXY_GROUPS_HEADER", "X-Forwarded-Groups", str, "Header with the user's groups."),
+    Setting(
+        "PROXY_EDITOR_GROUPS",
+        "",
+        str,
+        "Comma-separated SSO groups whose members are editors; other proxy users are viewers.",
+    ),
+    Setting(
+        "PROXY_VIEWER_GROUPS",
+        "",
+        str,
+        "When set, SSO users outside these groups (and the editor groups) are refused.",
+    ),
+    Setting(
+        "REDIS_URL",
+        None,
+        str,
+        "Redis URL: every API instance shares rate limits and the query cache through it. "
+        "Unset: per process.",
+        secret=True,
+    ),
+    Setting(
+        "RATE_LIMIT_READ",
+        "600/minute",
+        str,
+        "API reads per token (or per client address without one); empty: no limit.",
+    ),
+    Setting("RATE_LIMIT_INGEST", "1200/minute", str, "`POST /ingest` requests per token."),
+    Setting("RATE_LIMIT_ADMIN", "120/minute", str, "Management requests per token."),
+    Setting("RATE_LIMIT_DASHBOARD", "1200/minute", str, "Dashboard requests per user."),
+    Setting("RATE_LIMIT_LOGIN", "10/minute", str, "Login attempts per client address."),
+    Setting(
+        "RATE_LIMIT_PREFIX",
+        "tsmetrics",
+        str,
+        "Prefix of the rate-limit keys, one per deployment sharing a Redis.",
+    ),
+    Setting(
+        "BROKER_URL",
+        "amqp://guest:guest@127.0.0.1:5672/%2F",
+        str,
+        "RabbitMQ URL for `tsmetrics consume`, `simulate` and the producer.",
+        secret=True,
+    ),
+    Setting(
+        "QUEUE",
+        "tsmetrics.samples",
+        str,
+        "Queue of sample batches; refused ones go to `<queue>.dead`.",
+    ),
+    Setting("CONSUMER_PREFETCH", 500, int, "Messages the consumer holds unacknowledged at most."),
+    Setting("CONSUMER_BATCH_SAMPLES", 100000, int, "The consumer writes once it holds this many."),
+    Setting(
+        "CONSUMER_LINGER_MS", 200, int, "...or once its oldest unwritten message waited this long."
+    ),
+    Setting("MAX_SAMPLE_AGE", 604800, int, "Seconds: older samples are refused (7 days)."),
+    Setting("MAX_SAMPLE_FUTURE", 300, int, "Seconds: samples further ahead are refused."),
+    Setting("MAX_MESSAGE_BYTES", 2000000, int, "Largest batch accepted, queue or `POST /ingest`."),
+    Setting(
+        "CACHE",
+        "on",
+        str,
+        "`on`: cache /metrics buckets and comparisons (in Redis with TSMETRICS_REDIS_URL, and "
+        "in each process); every read is checked against the database's version stamps.",
+    ),
+    Setting("CACHE_TTL_PAST", 3600, int, "Seconds a cached result wholly in the past is kept."),
+    Setting("CACHE_TTL_LIVE", 5, int, "Seconds a cached result reaching now is kept."),
+    Setting(
+        "CACHE_LOCAL_MAX_POINTS",
+        200000,
+        int,
+        "Buckets each process keeps in its own cache (about 250 bytes each); 0: none.",
+    ),
+    Setting("CACHE_PREFIX", "tsmetrics:cache", str, "Prefix of the cache's Redis keys."),
+    Setting(
+        "REDIS_TIMEOUT",
+        0.25,
+        float,
+        "Seconds the cache waits for Redis before answering from the database instead.",
+    ),
+    Setting(
+        "HTTP_MAX_AGE_PAST",
+        60,
+        int,
+        "Cache-Control max-age of a /metrics answer wholly in the past (late samples may "
+        "still change it; ETags make revalidation cheap).",
+    ),
+    Setting(
+        "HTTP_MAX_AGE_LIVE", 5, int, "Cache-Control max-age of a /metrics answer reaching now."
+    ),
+    Setting(
+        "HEALTH_TIMEOUT",
+        0.8,
+        float,
+        "Seconds /readyz waits for each dependency; it answers within about this long.",
+    ),
+    Setting(
+        "READY_CHECKS",
+        "database,redis",
+        str,
+        "What /readyz checks, of database, redis (with TSMETRICS_REDIS_URL) and broker; the "
+        "API serves without the broker, so by default its outage leaves the API ready.",
+    ),
+    Setting("LOG_FORMAT", "json", str, "`json`: one JSON object per line; `text`: plain lines."),
+    Setting(
+        "METRICS_PORT",
+        0,
+        int,
+        "Port where `tsmetrics consume` serves /internal/prometheus, /healthz and /readyz; "
+        "0: none.",
+    ),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

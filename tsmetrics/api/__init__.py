@@ -47,17 +47,26 @@ API_CONFIG = {
             "description": "A/B-test metrics as time series: exact aggregates over raw samples. "
             "Every error is `application/problem+json`."
         },
+        # Every operation needs a bearer token (`tsmetrics token create`); Swagger
+        # UI's Authorize button sends it.
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
     },
 }
 
 
 def init_app(app: Flask) -> Api:
     """Register every API blueprint on the app."""
-    from tsmetrics.api import abtests, metrics
+    from tsmetrics.api import abtests, analysis, health, ingest, manage, metrics, tokens
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api = TSMetricsApi(app)
     api.register_blueprint(metrics.blp)
     api.register_blueprint(abtests.blp)
+    api.register_blueprint(ingest.blp)
+    api.register_blueprint(analysis.blp)
+    api.register_blueprint(manage.blp)
+    api.register_blueprint(tokens.blp)
+    api.register_blueprint(health.blp)
     return api

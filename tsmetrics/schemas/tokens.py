@@ -1,0 +1,56 @@
+"""Schemas of the token management API (GET, POST /tokens, DELETE /tokens/{id})."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from tsmetrics.security.tokens import SCOPES
+
+
+class TokenSchema(ma.Schema):
+    """A token as listed: never the token itself, only its public prefix."""
+
+    id = fields.Integer()
+    name = fields.String(metadata={"example": "ci-ingest"})
+    prefix = fields.String(metadata={"description": "The token's first characters."})
+    scopes = fields.List(fields.String(), metadata={"example": ["ingest"]})
+    rateLimit = fields.String(attribute="rate_limit", allow_none=True)
+    createdAt = fields.AwareDateTime(attribute="created_at")
+    expiresAt = fields.AwareDateTime(attribute="expires_at", allow_none=True)
+    lastUsedAt = fields.AwareDateTime(attribute="last_used_at", allow_none=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    """A new token: the only response that ever contains the token."""
+
+    token = fields.String(
+        metadata={"description": "The bearer token. Shown once: store it now.", "example": "tsm_…"}
+    )
+
+
+class TokenCreateSchema(ma.Schema):
+    """The body of POST /tokens."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "What the token is for.", "example": "ci-ingest"},
+    )
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(SCOPES)),
+        required=True,
+        validate=validate.Length(min=1, max=len(SCOPES)),
+        metadata={"description": "Any of read, ingest, admin.", "example": ["ingest"]},
+    )
+    expiresAt = fields.AwareDateTime(
+        format="iso",
+        metadata={"description": "When the token stops working.", "example": "2030-12-31T00:00Z"},
+    )
+    rateLimit = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "Its own rate instead of the defaults.", "example": "60/minute"},
+    )

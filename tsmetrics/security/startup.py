@@ -1,0 +1,91 @@
+"""Settings the app refuses to start with, each refusal saying what to set instead."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from limits import parse_many
+
+from tsmetrics.settings import BY_NAME, SettingError
+
+DEVELOPMENT_SECRET_KEY = BY_NAME["SECRET_KEY"].default
+MIN_SECRET_KEY_LENGTH = 32
+MODES = ("production", "development")
+RATE_LIMIT_SETTINGS = (
+    "RATE_LIMIT_READ",
+    "RATE_LIMIT_INGEST",
+    "RATE_LIMIT_ADMIN",
+    "RATE_LIMIT_DASHBOARD",
+    "RATE_LIMIT_LOGIN",
+)
+_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def check(settings: dict[str, Any]) -> None:
+    """Raise SettingError when the settings would run the app unsafely."""
+    if settings["ENV"] not in MODES:
+        raise SettingError(f"TSMETRICS_ENV must be one of {', '.join(MODES)}.")
+    if settings["AUTH"] not in ("on", "off"):
+        raise SettingError("TSMETRICS_AUTH must be `on` or `off`.")
+    if settings["ENV"] == "production":
+        check_secret_key(settings.get("SECRET_KEY"))
+    if settings["AUTH"] == "off" and not settings.get("TESTING"):
+        check_loopback(settings["BIND"])
+    if settings["SESSION_LIFETIME"] < 60:
+        raise SettingError("TSMETRICS_SESSION_LIFETIME is in seconds and must be at least 60.")
+    for name in RATE_LIMIT_SETTINGS:
+        check_rate_limit(settings[name], f"TSMETRICS_{name}")
+
+
+def check_secret_key(key: str | None) -> None:
+    """A production secret key is set, not the development default, and long enough."""
+    problem = None
+    if not key:
+        problem = "is not set"
+    elif key == DEVELOPMENT_SECRET_KEY:
+        problem = "is still the development default"
+    elif len(key) < MIN_SECRET_KEY_LENGTH:
+        problem = f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    if problem:
+        # The message names the setting, never its value.
+        raise SettingError(
+            f"TSMETRICS_SECRET_KEY {problem}: it signs the dashboard's session cookies, so in "
+            "production it must be a long random secret. Set TSMETRICS_SECRET_KEY (or "
+            f"TSMETRICS_SECRET_KEY_FILE, e.g. a Docker secret) to the output of `{_MAKE_A_KEY}`. "
+            "For a local trial only, set TSMETRICS_ENV=development."
+        )
+
+
+def is_loopback(bind: str) -> bool:
+    """True when a gunicorn bind (host:port) accepts connections from this machine only."""
+    host = bind.rsplit(":", 1)[0] if ":" in bind else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_loopback(bind: str) -> None:
+    """Authentication may be off only when nobody else can connect."""
+    if not is_loopback(bind):
+        raise SettingError(
+            f"TSMETRICS_AUTH=off is refused because TSMETRICS_BIND={bind} is reachable from "
+            "other machines. Bind to 127.0.0.1 (as `tsmetrics demo` does) or turn "
+            "authentication on (TSMETRICS_AUTH=on)."
+        )
+
+
+def check_rate_limit(value: str | None, label: str) -> None:
+    """A rate in Flask-Limiter's notation such as `600/minute`; empty means no limit."""
+    if not value:
+        return
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingError(
+            f"{label}={value!r} is not a rate; write e.g. `600/minute` or `10/second;600/hour`."
+        ) from None
