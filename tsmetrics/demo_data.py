@@ -78,6 +78,18 @@ def _values(metric: str, load: np.ndarray, effect: np.ndarray, rng: np.random.Ge
     raise ValueError(f"no demo model for metric {metric!r}")
 
 
+def simulated_values(
+    test: DemoTest,
+    metric: str,
+    seconds: np.ndarray,
+    variant: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Values of `metric` for requests at `seconds` (epoch) served by `variant` (1: treatment)."""
+    effect = np.where(variant == 1, test.effects[metric], 1.0)
+    return _values(metric, _daily_load(seconds), effect, rng)
+
+
 def generate(
     start_s: int,
     end_s: int,

@@ -1,0 +1,102 @@
+"""POST /ingest: a batch of samples over HTTP, the same format and validation as the queue."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from tsmetrics import db
+from tsmetrics.batches import (
+    MAX_BATCH_ID_LENGTH,
+    TOO_LARGE,
+    BatchRejected,
+    Limits,
+    parse_with_refresh,
+)
+from tsmetrics.catalogue_cache import CatalogueCache, load_catalogue
+from tsmetrics.schemas.ingest import EXAMPLE_BATCH, IngestResponseSchema, SampleBatchSchema
+from tsmetrics.store.batches import store_batches
+
+blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Sample ingestion.")
+CATALOGUE_KEY = "tsmetrics.catalogue"
+# Visible ASCII: the key is stored and logged, and header values are Latin-1 at best.
+_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_BATCH_ID_LENGTH}}}")
+_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Batch id, 1 to 200 visible ASCII characters (a UUID is ideal). A batch "
+    "whose key was stored before is not stored again (200, `duplicate: true`); the same id "
+    "space as the queue's message_id. Without it, every request is stored.",
+    "schema": {"type": "string", "maxLength": MAX_BATCH_ID_LENGTH},
+}
+
+
+def _catalogue() -> CatalogueCache:
+    """This process's catalogue cache, shared by its threads."""
+    cache = current_app.extensions.get(CATALOGUE_KEY)
+    if cache is None:
+        pool = db.get_pool()
+
+        def load():
+            with pool.connection() as conn:
+                return load_catalogue(conn)
+
+        cache = current_app.extensions.setdefault(CATALOGUE_KEY, CatalogueCache(load))
+    return cache
+
+
+@blp.route("")
+class Ingest(MethodView):
+    """Sample batches."""
+
+    @blp.doc(
+        parameters=[_KEY_PARAMETER],
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": SampleBatchSchema, "example": EXAMPLE_BATCH}
+            },
+        },
+    )
+    @blp.response(201, IngestResponseSchema, description="Stored, rollups included.")
+    @blp.alt_response(
+        200, schema=IngestResponseSchema, description="Duplicate Idempotency-Key: nothing stored."
+    )
+    @blp.alt_response(400, description="Invalid batch; `errors` names each field path.")
+    @blp.alt_response(413, description="More than 10,000 samples or TSMETRICS_MAX_MESSAGE_BYTES.")
+    @blp.alt_response(503, description="Database unavailable; see Retry-After.")
+    def post(self):
+        """Store a batch of samples of one variant of one A/B test
+
+        All or nothing: a batch with any bad sample stores nothing, and the 400
+        names every bad field by path (`samples[3].value`). Unknown A/B test,
+        variant or metric names are 400s too, like every other error in the body.
+        """
+        limits = Limits.from_settings(current_app.config["TSMETRICS"])
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not _KEY.fullmatch(key):
+            abort(
+                400,
+                message="Invalid Idempotency-Key.",
+                errors={"Idempotency-Key": ["Must be 1 to 200 visible ASCII characters."]},
+            )
+        # Checked while reading, so a lying or absent Content-Length cannot get past it.
+        request.max_content_length = limits.max_bytes
+        body = request.get_data(cache=False)
+        try:
+            batch = parse_with_refresh(body, _catalogue(), limits)
+        except BatchRejected as rejected:
+            abort(
+                413 if rejected.code == TOO_LARGE else 400,
+                message=f"The batch was refused ({rejected.code}, {len(rejected.errors):,} "
+                "problems); nothing was stored.",
+                errors=rejected.errors,
+            )
+        with db.connection() as conn:
+            (stored,) = store_batches(conn, [(key, batch.samples)])
+        answer = {"stored": len(batch) if stored else 0, "duplicate": not stored, "batchId": key}
+        return answer, 201 if stored else 200
