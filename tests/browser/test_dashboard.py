@@ -129,7 +129,9 @@ def test_range_change_moves_the_url_and_the_chart(browser_page, live_server):
     after = chart_lines(page)
     assert after != before
     assert after == api_lines(page, live_server.url)
-    assert all(points >= 350 for chart in after for _v, points in chart)  # 6 h of 1-minute buckets
+    # 6 h of 1-minute buckets (a 5-minute granularity would give at most 73); the demo
+    # data leaves a few minutes of a variant empty at random, so not all 361.
+    assert all(points >= 300 for chart in after for _v, points in chart)
 
     # From the keyboard: the arrow key moves along the range radios.
     page.get_by_label("6h", exact=True).focus()
@@ -146,7 +148,7 @@ def test_range_change_moves_the_url_and_the_chart(browser_page, live_server):
     expect(page.get_by_label("6h", exact=True)).to_be_checked()
     # The same view, a moment later: compared with the API, as time has moved on.
     assert chart_lines(page) == api_lines(page, live_server.url)
-    assert all(points >= 350 for chart in chart_lines(page) for _v, points in chart)
+    assert all(points >= 300 for chart in chart_lines(page) for _v, points in chart)
 
 
 def test_custom_range_is_entered_in_local_time(browser_page, live_server):
@@ -246,7 +248,7 @@ def test_phone_width_and_table_alternative(browser_page, artifacts):
         """() => new Set(Chart.getChart(document.querySelector('#chart-response_time canvas'))
                .data.datasets.flatMap(d => d.data.filter(p => p.y !== null).map(p => p.x))).size"""
     )
-    assert buckets >= 350
+    assert buckets >= 300
     expect(chart.locator("table tbody tr")).to_have_count(buckets)
     assert chart.locator("table caption").inner_text().endswith("times in Europe/Paris")
     page.screenshot(path=artifacts / "abtest-phone.png", full_page=True)

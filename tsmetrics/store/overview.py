@@ -38,7 +38,8 @@ LEFT JOIN LATERAL (
     WHERE r.abtest_id = s.abtest_id AND r.metric_id = s.metric_id
       AND r.bucket_seconds = 3600 AND r.variant = -1 AND r.bucket >= %(since)s
 ) AS recent ON true
-WHERE (%(status)s::text IS NULL OR a.status = %(status)s::text)
+WHERE (%(status)s::text IS NULL AND (%(archived)s OR a.status <> 'archived')
+       OR a.status = %(status)s::text)
   AND (%(pattern)s::text IS NULL OR a.name ILIKE %(pattern)s OR a.title ILIKE %(pattern)s)
 GROUP BY a.id
 ORDER BY a.name
@@ -58,12 +59,20 @@ def list_abtest_summaries(
     since: datetime,
     status: str | None = None,
     search: str | None = None,
+    include_archived: bool = False,
 ) -> list[ABTestSummary]:
     """Tests by name, optionally of one status and matching `search` in name or title.
 
+    Archived tests are left out unless `status` is "archived" or `include_archived`
+    is true: archiving hides a test from the overview and keeps its data.
     `recent_samples` counts the samples (every metric) in hourly buckets starting at
     or after `since`; pass an hour boundary to count whole hours.
     """
-    params = {"since": since, "status": status, "pattern": _like_pattern(search)}
+    params = {
+        "since": since,
+        "status": status,
+        "archived": include_archived,
+        "pattern": _like_pattern(search),
+    }
     with conn.cursor(row_factory=class_row(ABTestSummary)) as cur:
         return cur.execute(_SELECT_SUMMARIES, params).fetchall()

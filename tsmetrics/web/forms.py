@@ -1,0 +1,140 @@
+"""The dashboard's management forms: their fields as the management API's bodies, and its errors.
+
+A form posts the API's fields under the API's names (`expectedSplit`,
+`higherIsBetter`, ...). These functions turn the strings into the bodies of
+POST/PATCH /abtest and /metrics/catalogue, so the API's schemas and
+tsmetrics.management check both, with the same messages: no rule is written twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow as ma
+import psycopg
+from flask import make_response, render_template, request
+from werkzeug.wrappers import Response
+
+from tsmetrics import management
+from tsmetrics.security import identity
+from tsmetrics.web.htmx import htmx_request, vary_on_htmx
+
+# Variants: one a line or comma-separated. Weights: "50, 50", "50/50", "1:3", "1 3".
+_ITEMS = re.compile(r"[,\r\n]+")
+_NUMBERS = re.compile(r"[\s,:/;]+")
+_ABTEST_TEXT = ("title", "description", "hypothesis")
+_METRIC_TEXT = ("unit", "description")
+_METRIC_CHOICES = ("kind", "higherIsBetter", "displayDecimals")
+# The header an htmx field check sends: validate everything, change nothing.
+VALIDATE_HEADER = "X-Validate-Only"
+
+
+@dataclass
+class Checked:
+    """A form's loaded body, and its errors by field: 422 for invalid input, 409 for a clash."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    status: int = 200
+
+    def refuse(self, error: management.Conflict | management.Invalid) -> None:
+        """Record a management rule's refusal next to its field."""
+        self.errors.setdefault(error.field, []).append(error.message)
+        conflict = isinstance(error, management.Conflict)
+        self.status = max(self.status, 409 if conflict else 422)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was refused."""
+        return not self.errors
+
+
+def validating() -> bool:
+    """True for an htmx field check, which must change nothing."""
+    return request.headers.get(VALIDATE_HEADER) == "true"
+
+
+def respond(
+    page: str, fragment: str, context: dict[str, Any], status: int = 200, *, changed: str = ""
+) -> Response:
+    """The page, or for htmx its form's fragment; `changed` names the event a success triggers.
+
+    Viewers see the forms disabled: the policy refuses their POSTs anyway.
+    """
+    context = {"can_edit": identity.current().has_role("editor"), "errors": {}} | context
+    template = fragment if htmx_request().wants_fragment else page
+    response = make_response(render_template(template, **context), status)
+    if changed and status < 300:
+        response.headers["HX-Trigger"] = changed
+    return vary_on_htmx(response)
+
+
+def _items(text: str, pattern: re.Pattern[str]) -> list[str]:
+    return [item.strip() for item in pattern.split(text) if item.strip()]
+
+
+def abtest_body(form: Mapping[str, str], *, creating: bool) -> dict[str, Any]:
+    """The POST /abtest (creating) or PATCH /abtest/{name} body that a form stands for."""
+    body: dict[str, Any] = {key: form.get(key, "").strip() for key in _ABTEST_TEXT}
+    variants = _items(form.get("variants", ""), _ITEMS)
+    split = _items(form.get("expectedSplit", ""), _NUMBERS)
+    if not creating:
+        # An empty split is an equal one; empty variants are refused by the schema.
+        return body | {"variants": variants, "expectedSplit": split or None}
+    if name := form.get("name", "").strip():
+        body["name"] = name
+    body["status"] = form.get("status") or "draft"
+    if variants:
+        body["variants"] = variants
+    if split:
+        body["expectedSplit"] = split
+    return body
+
+
+def metric_body(form: Mapping[str, str], *, creating: bool) -> dict[str, Any]:
+    """The POST /metrics/catalogue (creating) or PATCH body that a form stands for."""
+    body: dict[str, Any] = {key: form.get(key, "").strip() for key in _METRIC_TEXT}
+    if creating and (name := form.get("name", "").strip()):
+        body["name"] = name
+    for key in _METRIC_CHOICES:
+        if value := form.get(key, "").strip():
+            body[key] = value
+    return body
+
+
+def load(schema: ma.Schema, body: dict[str, Any]) -> Checked:
+    """The body as the API's schema loads it, or its messages by field (422)."""
+    try:
+        return Checked(schema.load(body))
+    except ma.ValidationError as error:
+        messages = error.normalized_messages()
+        errors = {
+            key: [str(m) for m in (value if isinstance(value, list) else [value])]
+            for key, value in messages.items()
+        }
+        return Checked(errors=errors, status=422)
+
+
+def apply(
+    checked: Checked,
+    conn: psycopg.Connection,
+    function: Callable[..., Any],
+    *args: Any,
+    dry_run: bool = False,
+) -> Any:
+    """Run management `function(conn, *args)`; a Conflict or Invalid becomes a field error.
+
+    With `dry_run` its transaction is rolled back either way: a field check
+    meets exactly the rules a submission would, duplicates included.
+    """
+    try:
+        if not dry_run:
+            return function(conn, *args)
+        with conn.transaction(force_rollback=True):
+            return function(conn, *args)
+    except (management.Conflict, management.Invalid) as error:
+        checked.refuse(error)
+        return None

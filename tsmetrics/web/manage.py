@@ -1,0 +1,137 @@
+"""The dashboard's forms for A/B tests: create, edit, move through the lifecycle, archive.
+
+Each form posts to a route that answers a plain browser with a page (a redirect
+after a success) and htmx with the form's fragment: 422 with a message next to
+each invalid field, 409 for a duplicate or an illegal move, both swapped in
+place by static/js/manage.js. A field check (header X-Validate-Only) meets the
+same schema and tsmetrics.management rules as a submission, in a transaction
+rolled back. A success triggers `abtests-changed`, which reloads the overview's list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from flask import Blueprint, abort, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from tsmetrics import db, management
+from tsmetrics.schemas.manage import ABTestCreateSchema, ABTestUpdateSchema
+from tsmetrics.store import catalog
+from tsmetrics.web import forms
+from tsmetrics.web.htmx import htmx_request
+
+bp = Blueprint("dashboard_manage", __name__, url_prefix="/dashboard/manage")
+
+NEW = ("dashboard/manage/abtest_new.html", "dashboard/manage/_abtest_new.html")
+EDIT = ("dashboard/manage/abtest.html", "dashboard/manage/_abtest.html")
+CHANGED = "abtests-changed"
+_MOVES = {"running": "Start", "paused": "Pause", "completed": "Complete", "archived": "Archive"}
+
+
+def _new_values() -> dict[str, str]:
+    return {"variants": "control\ntreatment", "status": "draft"}
+
+
+def _values(test: catalog.ABTest) -> dict[str, str]:
+    split = test.expected_split
+    return {
+        "title": test.title,
+        "description": test.description,
+        "hypothesis": test.hypothesis,
+        "variants": "\n".join(test.variants),
+        "expectedSplit": ", ".join(f"{weight:g}" for weight in split) if split else "",
+    }
+
+
+def _get(conn: psycopg.Connection, name: str) -> catalog.ABTest:
+    test = catalog.get_abtest(conn, name)
+    if test is None:
+        abort(404, description=f"A/B test {name!r} does not exist.")
+    return test
+
+
+def _edit(conn: psycopg.Connection, test: catalog.ABTest, **context: Any) -> dict[str, Any]:
+    """The edit fragment's context: the stored values unless the user's are given."""
+    moves = [
+        (status, "Resume" if test.status == "paused" and status == "running" else _MOVES[status])
+        for status in management.TRANSITIONS[test.status]
+    ]
+    return {
+        "test": test,
+        "values": _values(test),
+        "moves": moves,
+        "has_samples": catalog.abtest_has_samples(conn, test.id),
+    } | context
+
+
+@bp.route("/abtests", methods=["GET", "POST"])
+def new_abtest() -> Response:
+    """GET: the form that creates an A/B test; POST: create it, or check its fields."""
+    if request.method == "GET":
+        return forms.respond(*NEW, {"values": _new_values()})
+    body = forms.abtest_body(request.form, creating=True)
+    checked = forms.load(ABTestCreateSchema(), body)
+    dry_run = forms.validating()
+    with db.connection() as conn:
+        if checked.ok:
+            created = forms.apply(
+                checked, conn, management.create_abtest, checked.data, dry_run=dry_run
+            )
+        elif "name" in body and "name" not in checked.errors:
+            # A taken name is said at once, while other fields are still wrong.
+            alone = ABTestCreateSchema().load({"name": body["name"]})
+            forms.apply(checked, conn, management.create_abtest, alone, dry_run=True)
+    if dry_run or not checked.ok:
+        context = {"values": request.form.to_dict(), "errors": checked.errors}
+        return forms.respond(*NEW, context, 200 if dry_run else checked.status)
+    if not htmx_request().request:
+        return redirect(url_for("dashboard.abtest", name=created.name), 303)
+    context = {"values": _new_values(), "created": created}
+    return forms.respond(*NEW, context, 201, changed=CHANGED)
+
+
+@bp.get("/abtests/<name>")
+def abtest(name: str) -> Response:
+    """The form that edits an A/B test, with the status moves it allows."""
+    with db.connection() as conn:
+        return forms.respond(*EDIT, _edit(conn, _get(conn, name)))
+
+
+@bp.post("/abtests/<name>")
+def update_abtest(name: str) -> Response:
+    """Save an A/B test's fields, or check them."""
+    checked = forms.load(ABTestUpdateSchema(), forms.abtest_body(request.form, creating=False))
+    dry_run = forms.validating()
+    with db.connection() as conn:
+        test = _get(conn, name)
+        if checked.ok:
+            updated = forms.apply(
+                checked, conn, management.update_abtest, name, checked.data, dry_run=dry_run
+            )
+        if dry_run or not checked.ok:
+            context = _edit(conn, test, values=request.form.to_dict(), errors=checked.errors)
+            return forms.respond(*EDIT, context, 200 if dry_run else checked.status)
+        context = _edit(conn, updated, saved="Saved.")
+    if not htmx_request().request:
+        return redirect(url_for(".abtest", name=name), 303)
+    return forms.respond(*EDIT, context, changed=CHANGED)
+
+
+@bp.post("/abtests/<name>/status")
+def move_abtest(name: str) -> Response:
+    """Move an A/B test to another status of its lifecycle, archiving included."""
+    checked = forms.load(ABTestUpdateSchema(), {"status": request.form.get("status", "")})
+    with db.connection() as conn:
+        test = _get(conn, name)
+        if checked.ok:
+            moved = forms.apply(checked, conn, management.update_abtest, name, checked.data)
+        if not checked.ok:
+            # The stored state, which may have moved on since the page was drawn.
+            context = _edit(conn, _get(conn, name), errors=checked.errors)
+            return forms.respond(*EDIT, context, checked.status)
+        context = _edit(conn, moved, saved=f"{test.name} is now {moved.status}.")
+    if not htmx_request().request:
+        return redirect(url_for(".abtest", name=name), 303)
+    return forms.respond(*EDIT, context, changed=CHANGED)
