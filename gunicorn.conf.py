@@ -1,6 +1,7 @@
 """gunicorn settings for `gunicorn wsgi:app`, read from the same TSMETRICS_* settings."""
 
 from tsmetrics.settings import load_settings
+from tsmetrics.telemetry import server_hooks
 
 _settings = load_settings()
 
@@ -13,10 +14,17 @@ preload_app = False
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-accesslog = "-"
 max_requests = 10_000
 max_requests_jitter = 1_000
 # gunicorn >= 25.1 opens a control socket under $HOME by default: the container's
 # user has no home (a warning at every start), and several servers run by one
 # user would share one socket path. Nothing here uses `gunicornc`.
 control_socket_disable = True
+# Telemetry: Prometheus metrics summed over the workers (their multiprocess
+# directory is made here, before any worker starts), gunicorn's own lines as
+# JSON, and no access log in JSON mode: the app logs every request with its id.
+server_hooks.prepare_multiprocess_dir()
+_telemetry = server_hooks.options(_settings)
+child_exit = _telemetry["child_exit"]
+logconfig_dict = _telemetry.get("logconfig_dict", {})
+accesslog = _telemetry.get("accesslog", "-")

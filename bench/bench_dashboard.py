@@ -66,12 +66,17 @@ def paths(newest: datetime) -> dict[str, tuple[str, bool]]:
         return "/metrics?" + urlencode(query | window(days) | {"variant": "control"})
 
     fragment = f"/dashboard/abtests/{ABTEST}/charts/{METRIC}?"
+    # The results panel the page loads after itself, and one of its lift charts.
+    results = f"/dashboard/abtests/{ABTEST}/comparison?"
+    lift = f"/dashboard/abtests/{ABTEST}/lift/{METRIC}?"
     return {
         "page_24h": (page(1), False),
         "api_24h": (api(1), False),
         "fragment_30d": (fragment + urlencode({"range": "custom"} | window(30)), True),
         "api_30d": (api(30), False),
         "page_30d": (page(30), False),
+        "results_24h": (results + urlencode({"range": "custom"} | window(1)), True),
+        "lift_24h": (lift + urlencode({"range": "custom"} | window(1)), True),
     }
 
 
@@ -114,6 +119,8 @@ def bench_http(url: str, requests: dict[str, tuple[str, bool]], total: int) -> d
         "TSMETRICS_AUTH": "off",
         "TSMETRICS_RATE_LIMIT_READ": "",
         "TSMETRICS_RATE_LIMIT_DASHBOARD": "",
+        # Text logs: in JSON mode gunicorn writes no access log, which gives the server times.
+        "TSMETRICS_LOG_FORMAT": "text",
         "GUNICORN_CMD_ARGS": f"--access-logformat='{ACCESS_FORMAT}'",
     }
     with gunicorn(url, label="dashboard", env=env) as server:

@@ -226,3 +226,20 @@ def test_secrets_stay_out_of_the_image():
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "secrets/" in ignored
     assert ".venv/" in ignored
+
+
+def test_probes_use_the_health_endpoints(services):
+    assert "127.0.0.1:5221/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    consumer = services["consumer"]
+    port = _environment(consumer)["TSMETRICS_METRICS_BIND"].rpartition(":")[2]
+    assert f"127.0.0.1:{port}/readyz" in " ".join(consumer["healthcheck"]["test"])
+    # Prometheus scrapes the consumer over the compose network; nothing is published.
+    assert port in [str(item) for item in consumer.get("expose", [])]
+    assert "ports" not in consumer
+
+
+def test_api_metrics_add_up_over_workers_and_readiness_skips_the_broker(services):
+    environment = _environment(services["api"])
+    assert environment["PROMETHEUS_MULTIPROC_DIR"].startswith("/dev/shm/")  # noqa: S108 - RAM
+    checks = environment.get("TSMETRICS_READY_CHECKS", BY_NAME["READY_CHECKS"].default)
+    assert set(checks.split(",")) == {"database", "redis"}  # the API serves without RabbitMQ

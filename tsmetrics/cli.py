@@ -143,9 +143,9 @@ def demo(days: int, data_dir: Path | None) -> None:
 def _log_to_stderr(settings: dict[str, Any]) -> None:
     import logging
 
-    logging.basicConfig(
-        level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from tsmetrics.telemetry import logs
+
+    logs.configure(settings)  # TSMETRICS_LOG_FORMAT: JSON lines by default
     # pika logs each lost connection as errors with tracebacks; the consumer and
     # producer log it once, as a warning saying what happens next.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
@@ -159,8 +159,13 @@ def consume() -> None:
     settings = _settings()
     _database_url(settings)
     _log_to_stderr(settings)
+    consumer = Consumer(settings)
+    if settings["METRICS_BIND"]:
+        from tsmetrics.telemetry.consumer import serve
+
+        serve(consumer, settings)  # throughput, lag and dead letters for Prometheus
     try:
-        code = Consumer(settings).run()
+        code = consumer.run()
     except SchemaMissing as error:
         raise click.ClickException(str(error)) from None
     sys.exit(code)

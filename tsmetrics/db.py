@@ -53,6 +53,11 @@ def make_pool(settings: dict[str, Any], *, name: str = "tsmetrics") -> Connectio
         name=name,
         open=False,
         check=ConnectionPool.check_connection,
+        # psycopg_pool retries a lost connection with an uncapped exponential
+        # backoff (1, 2, 4, 8 s...), so after an outage of a few seconds the
+        # pool would wait on past the database's return. Giving up soon instead
+        # leaves the next request to start a fresh attempt, which connects at once.
+        reconnect_timeout=settings["POOL_RECONNECT_TIMEOUT"],
         kwargs={
             "connect_timeout": settings["CONNECT_TIMEOUT"],
             "application_name": name,

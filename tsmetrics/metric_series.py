@@ -11,6 +11,7 @@ from datetime import datetime
 
 import psycopg
 
+from tsmetrics import cache
 from tsmetrics import granularity as gran
 from tsmetrics.store import buckets, catalog
 
@@ -93,7 +94,8 @@ def fetch_metric_page(
     abtest, metric, variant_index = resolve_names(conn, abtest_name, metric_name, variant)
     resolved = gran.resolve(granularity, start, end, auto_max_buckets)
     floored = gran.floor_to(start, gran.GRANULARITIES[resolved])
-    page = buckets.metric_buckets(
+    # Through the query cache: the same page, validated against the database.
+    page = cache.metric_buckets(
         conn,
         abtest_id=abtest.id,
         metric_id=metric.id,

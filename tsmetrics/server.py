@@ -7,6 +7,8 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from tsmetrics.telemetry import server_hooks
+
 
 class _Gunicorn(BaseApplication):
     """gunicorn with options from our settings; each worker builds its own app (and pool)."""
@@ -66,4 +68,7 @@ def run_gunicorn(
         "control_socket_disable": True,
         "when_ready": lambda _server: click.echo(_banner(bind, demo, settings["AUTH"])),
     }
+    # Metrics summed over the workers, JSON logs (tsmetrics/telemetry/server_hooks.py).
+    server_hooks.prepare_multiprocess_dir()
+    options.update(server_hooks.options(settings))
     _Gunicorn(options).run()

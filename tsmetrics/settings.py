@@ -43,6 +43,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("POOL_TIMEOUT", 5.0, float, "Seconds a request waits for a connection before a 503."),
     Setting("CONNECT_TIMEOUT", 3, int, "Seconds to wait when opening a database connection."),
+    Setting(
+        "POOL_RECONNECT_TIMEOUT",
+        2.0,
+        float,
+        "Seconds the pool retries a lost connection in the background before leaving it to "
+        "the next request: short, so service returns within seconds of the database.",
+    ),
     Setting("STATEMENT_TIMEOUT_MS", 15000, int, "Longest a single API query may run."),
     Setting("RETRY_AFTER", 5, int, "Seconds clients are told to wait (Retry-After) on a 503."),
     Setting("COMPRESS_AFTER", "7 days", str, "TimescaleDB only: compress raw chunks older than."),
@@ -197,11 +204,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("LOG_FORMAT", "json", str, "`json`: one JSON object per line; `text`: plain lines."),
     Setting(
-        "METRICS_PORT",
-        0,
-        int,
-        "Port where `tsmetrics consume` serves /internal/prometheus, /healthz and /readyz; "
-        "0: none.",
+        "METRICS_BIND",
+        "",
+        str,
+        "host:port where `tsmetrics consume` serves /internal/prometheus, /healthz and "
+        "/readyz; empty: none.",
     ),
 )
 
