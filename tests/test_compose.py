@@ -19,11 +19,6 @@ from tsmetrics.settings import BY_NAME, ENV_PREFIX
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS_DIR = "/run/secrets/"
 APP_SERVICES = ("migrate", "api", "consumer", "simulator")
-# Settings that other engineers are adding for issues #4 and #7 (broker, queue,
-# cache). Remove a name from here once tsmetrics/settings.py defines it.
-PENDING_SETTINGS = {"BROKER_URL", "QUEUE", "REDIS_URL"}
-# Commands being added in the same issues; same rule.
-PENDING_COMMANDS = {"consume", "simulate"}
 # Settings holding credentials: the compose file may only pass them as *_FILE.
 CREDENTIALS = {"DATABASE_URL", "SECRET_KEY", "BROKER_URL"}
 PASSWORD_IN_URL = re.compile(r"://[^/@:]+:[^/@]+@")
@@ -102,7 +97,7 @@ def test_tsmetrics_commands_exist(services):
     for name, service in services.items():
         command = service.get("command")
         if command and command[0] == "tsmetrics":
-            assert command[1] in set(cli.commands) | PENDING_COMMANDS, name
+            assert command[1] in set(cli.commands), name
     assert services["migrate"]["command"] == ["tsmetrics", "migrate"]
     assert services["consumer"]["command"] == ["tsmetrics", "consume"]
     assert services["simulator"]["command"][:2] == ["tsmetrics", "simulate"]
@@ -149,7 +144,7 @@ def test_health_conditions_point_at_healthchecks(services):
 
 
 def test_tsmetrics_variables_are_settings(services):
-    known = set(BY_NAME) | PENDING_SETTINGS
+    known = set(BY_NAME)
     for name, service in services.items():
         for variable in _environment(service):
             if variable.startswith(ENV_PREFIX):

@@ -83,7 +83,8 @@ def test_run_keeps_the_rate_and_splits_batches():
     progress = simulator.run(
         sink, _traffic(rate=2000), duration=1.5, batch_size=100, out=lines.append
     )
-    assert 2_700 <= progress.done <= 3_000
+    # 2,000/s for 1.5 s; the last tick may round up by part of one batch under load.
+    assert 2_700 <= progress.done <= 3_000 + 100
     assert max(len(samples) for _, _, samples in sink.sent) == 100
     assert lines[-1].startswith(f"Simulated {progress.done:,} samples in 1.5 s")
 

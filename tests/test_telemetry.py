@@ -83,15 +83,25 @@ def test_prometheus_exposition(client, db, catalogue):
     assert 'tsmetrics_cache_buckets_total{source="database"}' in text
 
 
-def test_prometheus_is_public_with_authentication_on(database_url, db):
+def test_prometheus_needs_a_read_token_with_authentication_on(database_url, db):
     from tsmetrics import create_app
+    from tsmetrics.security import tokens
 
+    db.execute("TRUNCATE api_tokens CASCADE")
+    read_token, _ = tokens.issue(db, "prometheus", ["read"])
+    ingest_token, _ = tokens.issue(db, "emitter", ["ingest"])
     app = create_app(
         {"DATABASE_URL": database_url, "AUTH": "on", "SECRET_KEY": "x" * 40, "TESTING": True}
     )
     try:
         client = app.test_client()
-        assert client.get("/internal/prometheus").status_code == 200
-        assert client.get("/metrics?abTestName=a&metricName=b").status_code == 401
+        assert client.get("/internal/prometheus").status_code == 401
+        wrong = {"Authorization": f"Bearer {ingest_token}"}
+        assert client.get("/internal/prometheus", headers=wrong).status_code == 403
+        scrape = client.get(
+            "/internal/prometheus", headers={"Authorization": f"Bearer {read_token}"}
+        )
+        assert scrape.status_code == 200 and b"tsmetrics_" in scrape.data
+        assert client.get("/healthz").status_code == 200
     finally:
         app.extensions["tsmetrics.pool"].close()

@@ -122,6 +122,8 @@ def demo(days: int, data_dir: Path | None) -> None:
 
     settings = _settings()
     demo_security(settings)
+    # A person reads the demo's terminal: plain log lines unless asked otherwise.
+    settings["LOG_FORMAT"] = os.environ.setdefault("TSMETRICS_LOG_FORMAT", "text")
     url = settings["DATABASE_URL"]
     if not url:
         folder = data_dir or Path(settings["DATA_DIR"] or embedded.default_data_dir())

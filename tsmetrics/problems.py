@@ -94,6 +94,16 @@ def handle_database_unavailable(error: Exception) -> Response:
     )
 
 
+def handle_refused_value(error: psycopg.Error) -> Response:
+    """A value the schemas let through but PostgreSQL refuses: the client's input, a 400."""
+    log.info("database refused a value: %s", type(error).__name__)
+    return problem(
+        400,
+        "A value was refused by the database (for example a NUL character in a text, "
+        "or a number out of range).",
+    )
+
+
 def handle_unexpected(error: Exception) -> Response:
     """A bug: log it with its stack, answer a plain 500 without details."""
     if isinstance(error, HTTPException):
@@ -107,4 +117,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(PoolTimeout, handle_database_unavailable)
     app.register_error_handler(psycopg.OperationalError, handle_database_unavailable)
+    # Safety nets: the schemas should catch these first; a client never gets a 500 for them.
+    app.register_error_handler(psycopg.DataError, handle_refused_value)
+    app.register_error_handler(psycopg.errors.CheckViolation, handle_refused_value)
     app.register_error_handler(Exception, handle_unexpected)

@@ -24,7 +24,6 @@ PUBLIC_RULES = {
     "/swagger/",
     "/healthz",
     "/readyz",
-    "/internal/prometheus",
     "/favicon.ico",
     "/robots.txt",
 }

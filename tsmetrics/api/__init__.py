@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http
 from typing import ClassVar
 
 from flask import Flask
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 
 from tsmetrics import problems
@@ -34,6 +36,21 @@ class TSMetricsApi(Api):
     def handle_http_exception(self, error):
         """Delegate to the app's single error negotiation point."""
         return problems.handle_http_exception(error)
+
+    def _register_responses(self):
+        """Document error responses as application/problem+json, the type they are served as."""
+        for status in http.HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            elif not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
 API_CONFIG = {

@@ -7,14 +7,15 @@ from dataclasses import asdict
 import orjson
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tsmetrics import db
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.schemas.manage import ListQueryArgsSchema
 from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
 from tsmetrics.store import catalog, series
 
-blp = Blueprint("abtests", __name__, url_prefix="/abtest", description="The A/B tests.")
+blp = ApiBlueprint("abtests", __name__, url_prefix="/abtest", description="The A/B tests.")
 
 
 @blp.route("")

@@ -8,9 +8,10 @@ from typing import Any
 import orjson
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tsmetrics import analysis, db, stats, timeline
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.management import expected_shares
 from tsmetrics.metric_series import UnknownName
 from tsmetrics.schemas.analysis import (
@@ -20,7 +21,7 @@ from tsmetrics.schemas.analysis import (
     OverTimeResponseSchema,
 )
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "analysis",
     __name__,
     url_prefix="/abtest",

@@ -10,13 +10,13 @@ from __future__ import annotations
 import orjson
 from flask import Flask, Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from tsmetrics import db, problems
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.schemas.health import LivenessSchema, ReadinessSchema, UnreadySchema
 from tsmetrics.telemetry import checks
 
-blp = Blueprint("health", __name__, description="Liveness and readiness, for probes.")
+blp = ApiBlueprint("health", __name__, description="Liveness and readiness, for probes.")
 EXTENSION_KEY = "tsmetrics.health_checks"
 PUBLIC = {"security": []}
 

@@ -6,9 +6,10 @@ import re
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tsmetrics import db
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.batches import (
     MAX_BATCH_ID_LENGTH,
     TOO_LARGE,
@@ -20,7 +21,7 @@ from tsmetrics.catalogue_cache import CatalogueCache, load_catalogue
 from tsmetrics.schemas.ingest import EXAMPLE_BATCH, IngestResponseSchema, SampleBatchSchema
 from tsmetrics.store.batches import store_batches
 
-blp = Blueprint("ingest", __name__, url_prefix="/ingest", description="Sample ingestion.")
+blp = ApiBlueprint("ingest", __name__, url_prefix="/ingest", description="Sample ingestion.")
 CATALOGUE_KEY = "tsmetrics.catalogue"
 # Visible ASCII: the key is stored and logged, and header values are Latin-1 at best.
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_BATCH_ID_LENGTH}}}")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tsmetrics import db, management
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.metric_series import UnknownName
 from tsmetrics.schemas.manage import (
     ABTestCreateSchema,
@@ -23,7 +24,7 @@ from tsmetrics.schemas.manage import (
     MetricUpdateSchema,
 )
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "manage",
     __name__,
     description="Creating and changing A/B tests and metrics (archiving keeps all data).",

@@ -7,9 +7,10 @@ from dataclasses import asdict
 import orjson
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tsmetrics import db
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.cache_http import conditional_json, metrics_answer
 from tsmetrics.metric_series import MetricPage, UnknownName, fetch_metric_page
 from tsmetrics.schemas.manage import ListQueryArgsSchema
@@ -21,7 +22,7 @@ from tsmetrics.schemas.metrics import (
 )
 from tsmetrics.store import catalog
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "metrics", __name__, url_prefix="/metrics", description="Aggregated metric time series."
 )
 

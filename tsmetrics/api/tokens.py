@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from tsmetrics import db
+from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.schemas.tokens import CreatedTokenSchema, TokenCreateSchema, TokenSchema
 from tsmetrics.security import tokens
 from tsmetrics.store import tokens as store
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "tokens", __name__, url_prefix="/tokens", description="API tokens (admin scope only)."
 )
 

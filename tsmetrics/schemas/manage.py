@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.management import expected_shares
+from tsmetrics.schemas import TextBodySchema
 from tsmetrics.schemas.metrics import SLUG
 from tsmetrics.store.catalog import ABTEST_STATUSES, METRIC_KINDS
 
@@ -69,7 +70,7 @@ def _split(**kwargs: Any) -> fields.List:
     )
 
 
-class _ABTestFieldsSchema(ma.Schema):
+class _ABTestFieldsSchema(TextBodySchema):
     class Meta:
         unknown = ma.RAISE
 
@@ -86,7 +87,7 @@ class _ABTestFieldsSchema(ma.Schema):
         if variants and len(set(variants)) != len(variants):
             raise ma.ValidationError({"variants": ["Variant names must differ."]})
         split = data.get("expected_split")
-        if variants and split and len(split) != len(variants):
+        if variants and split is not None and len(split) != len(variants):
             raise ma.ValidationError({"expectedSplit": ["One weight per variant."]})
 
 
@@ -105,7 +106,8 @@ class ABTestCreateSchema(_ABTestFieldsSchema):
     @ma.post_load
     def _default_variants(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
         data.setdefault("variants", ["control", "treatment"])
-        if data.get("expected_split") and len(data["expected_split"]) != len(data["variants"]):
+        split = data.get("expected_split")
+        if split is not None and len(split) != len(data["variants"]):
             raise ma.ValidationError({"expectedSplit": ["One weight per variant."]})
         return data
 
@@ -127,7 +129,7 @@ class ABTestUpdateSchema(_ABTestFieldsSchema):
     )
 
 
-class MetricCreateSchema(ma.Schema):
+class MetricCreateSchema(TextBodySchema):
     """The body of POST /metrics/catalogue."""
 
     class Meta:

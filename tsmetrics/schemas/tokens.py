@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from tsmetrics.schemas import TextBodySchema
 from tsmetrics.security.tokens import SCOPES
 
 
@@ -29,7 +30,7 @@ class CreatedTokenSchema(TokenSchema):
     )
 
 
-class TokenCreateSchema(ma.Schema):
+class TokenCreateSchema(TextBodySchema):
     """The body of POST /tokens."""
 
     class Meta:

@@ -9,7 +9,7 @@ token, and a state-changing API operation nobody classified needs `admin`.
 | --------------------------------------- | ----------------- | -------------------------- |
 | static files, /openapi.json, /swagger,  | GET, HEAD, OPTIONS| nothing (public)           |
 | /healthz, /readyz, /favicon.ico,        |                   |                            |
-| /robots.txt, /internal/prometheus       |                   |                            |
+| /robots.txt                             |                   |                            |
 | /login, /logout                         | GET / POST        | nothing; POST needs CSRF   |
 | /, /dashboard...                        | GET, HEAD, OPTIONS| a user, role viewer        |
 | /, /dashboard...                        | anything else     | role editor + CSRF         |
@@ -31,8 +31,8 @@ from tsmetrics.security import csrf, identity
 from tsmetrics.security.identity import Principal
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# /internal/prometheus: the service's own metrics (tsmetrics/telemetry), for
-# Prometheus to scrape without a token; keep /internal/ off the internet.
+# Not public: /internal/prometheus (the service's own metrics) is an API read,
+# so Prometheus scrapes it with a `read` token; we do not trust the network.
 PUBLIC_PATHS = frozenset(
     {
         "/openapi.json",
@@ -40,7 +40,6 @@ PUBLIC_PATHS = frozenset(
         "/swagger/",
         "/healthz",
         "/readyz",
-        "/internal/prometheus",
         "/favicon.ico",
         "/robots.txt",
     }
