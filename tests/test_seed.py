@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -109,3 +111,58 @@ def test_the_sketch_example_request_works_verbatim(client, database_url):
     assert body["count"] == 288 and body["isComplete"] is True
     assert set(body["datapoints"][0]) == {"t", "a", "l", "h"}
     assert body["datapoints"][0]["t"] == int(at("2025-11-10 12:00:00").timestamp())
+
+
+def test_the_sketch_window_is_seeded_once_and_never_overlaps(db, database_url, client):
+    later = at("2026-11-27 12:00:00")
+    report = seed(
+        lambda: psycopg.connect(database_url),
+        days=1,
+        interval=600,
+        sketch_window=True,
+        now=later,
+        out=lambda _: None,
+    )
+    window_samples = 2 * 4 * (29 * 86_400 // 30)
+    assert report.samples == 2 * 4 * (86_400 // 600) + window_samples
+    again = seed(
+        lambda: psycopg.connect(database_url),
+        days=1,
+        interval=600,
+        sketch_window=True,
+        now=later,
+        out=lambda _: None,
+    )
+    assert again.samples == 0
+    in_window = db.execute(
+        "SELECT count(*) FROM samples WHERE time >= '2025-10-13 12:00+00'"
+        " AND time < '2025-11-11 12:00+00'"
+    ).fetchone()[0]
+    assert in_window == window_samples
+    # README shows the sketch's request on the demo data: it must stay true.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = json.loads(
+        readme.split("With `&limit=2` appended")[1].split("```json")[1].split("```")[0]
+    )
+    response = client.get(
+        "/metrics?abTestName=feature_a&metricName=response_time"
+        "&start=2025-10-13T12:00:00Z&end=2025-11-11T12:00:00Z&granularity=5m&limit=2"
+    )
+    assert response.get_json() == shown
+    full = client.get(
+        "/metrics?abTestName=feature_a&metricName=response_time"
+        "&start=2025-10-13T12:00:00Z&end=2025-11-11T12:00:00Z&granularity=5m"
+    ).get_json()
+    assert full["count"] == 8352 and full["isComplete"] is True
+
+
+def test_the_sketch_window_is_skipped_when_the_recent_range_covers_it(db, database_url):
+    report = seed(
+        lambda: psycopg.connect(database_url),
+        days=2,
+        interval=600,
+        sketch_window=True,
+        now=NOW,  # 2025-11-11 12:00: the recent range overlaps the window's end
+        out=lambda _: None,
+    )
+    assert report.samples == 2 * 4 * (2 * 86_400 // 600)

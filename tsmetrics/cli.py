@@ -89,12 +89,25 @@ def migrate() -> None:
 @click.option("--days", default=30, show_default=True, help="Days of history to create.")
 @click.option("--interval", default=2, show_default=True, help="Seconds between samples.")
 @click.option("--reset", is_flag=True, help="Replace the demo tests' data instead of topping up.")
-def seed(days: int, interval: int, reset: bool) -> None:
+@click.option(
+    "--sketch-window/--no-sketch-window",
+    default=True,
+    show_default=True,
+    help="Also fill 2025-10-13 to 2025-11-11 (every 30 s), the sketch's example range.",
+)
+def seed(days: int, interval: int, reset: bool, sketch_window: bool) -> None:
     """Create the demo A/B tests and fill them up to now (running it again only tops up)."""
     if days < 1 or interval < 1:
         raise click.UsageError("--days and --interval must be at least 1.")
     settings = _settings()
-    run_seed(_database_url(settings), settings, days=days, interval=interval, reset=reset)
+    run_seed(
+        _database_url(settings),
+        settings,
+        days=days,
+        interval=interval,
+        reset=reset,
+        sketch_window=sketch_window,
+    )
 
 
 @main.command()
@@ -138,7 +151,7 @@ def demo(days: int, data_dir: Path | None) -> None:
     else:
         click.echo(f"Using TSMETRICS_DATABASE_URL ({redact_url(url)}).")
     run_migrations(url, settings)
-    run_seed(url, settings, days=days)
+    run_seed(url, settings, days=days, sketch_window=True)
     run_gunicorn(settings, demo=True)
 
 

@@ -73,54 +73,30 @@ def _day_chunks(start_s: int, end_s: int) -> list[tuple[int, int]]:
     return chunks
 
 
-def seed(
-    connect: Callable[[], psycopg.Connection],
-    *,
-    days: int = 30,
-    interval: int = 2,
-    workers: int = 2,
-    reset: bool = False,
-    now: datetime | None = None,
-    out: Callable[[str], None] = print,
-) -> SeedReport:
-    """Seed from the newest demo sample (or `days` ago) up to now with `workers` connections."""
-    end_s = int((now or datetime.now(UTC)).timestamp())
-    with connect() as conn:
-        abtest_ids, metric_ids = ensure_catalogue(conn, days)
-        if reset:
-            for abtest_id in abtest_ids.values():
-                series.delete_abtest_data(conn, abtest_id)
-            conn.commit()
-        newest = series.newest_sample_time(conn, list(abtest_ids.values()))
-    start_s = end_s - days * DAY
-    if newest is not None:
-        start_s = max(start_s, int(newest.timestamp()) + interval)
-    chunks = _day_chunks(start_s, end_s)
-    if not chunks:
-        out("Demo data is already up to date; nothing to add (use --reset to replace it).")
-        return SeedReport(0, 0.0, None, None)
-    expected = len(demo_data.TESTS) * len(demo_data.METRICS) * ((end_s - start_s) // interval)
-    progress = Progress("seed", total=expected, unit="samples", out=out)
+# The sketch's README example asks for 2025-10-13 to 2025-11-11; the demo keeps
+# that window too (at a coarser interval), so the example works verbatim.
+SKETCH_WINDOW = (
+    int(datetime(2025, 10, 13, 12, tzinfo=UTC).timestamp()),
+    int(datetime(2025, 11, 11, 12, tzinfo=UTC).timestamp()),
+)
+SKETCH_INTERVAL = 30
+
+
+def _write_chunks(connect, chunks, interval, ids, progress, workers) -> None:
+    """Generate and store day chunks on `workers` connections; re-raise the first failure."""
     failures: list[BaseException] = []
 
     def work(my_chunks: list[tuple[int, int]]) -> None:
         try:
             with connect() as conn:
                 for chunk_start, chunk_end in my_chunks:
-                    batch = demo_data.generate(
-                        chunk_start,
-                        chunk_end,
-                        interval,
-                        abtest_ids=abtest_ids,
-                        metric_ids=metric_ids,
-                    )
+                    batch = demo_data.generate(chunk_start, chunk_end, interval, **ids)
                     with conn.transaction():
                         samples.insert_samples(conn, batch)
                     progress.advance(len(batch))
         except BaseException as error:  # reported by the caller, not lost in a thread
             failures.append(error)
 
-    began = time.perf_counter()
     threads = [
         threading.Thread(target=work, args=(chunks[i::workers],), daemon=True)
         for i in range(workers)
@@ -129,9 +105,58 @@ def seed(
         thread.start()
     for thread in threads:
         thread.join()
-    progress.finish()
     if failures:
         raise failures[0]
+
+
+def _expected(start_s: int, end_s: int, interval: int) -> int:
+    return len(demo_data.TESTS) * len(demo_data.METRICS) * max(0, (end_s - start_s) // interval)
+
+
+def seed(
+    connect: Callable[[], psycopg.Connection],
+    *,
+    days: int = 30,
+    interval: int = 2,
+    workers: int = 2,
+    reset: bool = False,
+    sketch_window: bool = False,
+    now: datetime | None = None,
+    out: Callable[[str], None] = print,
+) -> SeedReport:
+    """Seed from the newest demo sample (or `days` ago) up to now with `workers` connections.
+
+    With `sketch_window`, also the sketch's example window (once, every 30 s).
+    """
+    end_s = int((now or datetime.now(UTC)).timestamp())
+    with connect() as conn:
+        abtest_ids, metric_ids = ensure_catalogue(conn, days)
+        if reset:
+            for abtest_id in abtest_ids.values():
+                series.delete_abtest_data(conn, abtest_id)
+            conn.commit()
+        newest = series.newest_sample_time(conn, list(abtest_ids.values()))
+        need_window = sketch_window and not series.has_samples_between(
+            conn, list(abtest_ids.values()), *SKETCH_WINDOW
+        )
+    start_s = end_s - days * DAY
+    if newest is not None:
+        start_s = max(start_s, int(newest.timestamp()) + interval)
+    recent = _day_chunks(start_s, end_s)
+    # Only where the recent range does not reach back into it: never twice.
+    window = _day_chunks(*SKETCH_WINDOW) if need_window and SKETCH_WINDOW[1] <= start_s else []
+    if not recent and not window:
+        out("Demo data is already up to date; nothing to add (use --reset to replace it).")
+        return SeedReport(0, 0.0, None, None)
+    total = _expected(start_s, end_s, interval)
+    if window:
+        total += _expected(*SKETCH_WINDOW, SKETCH_INTERVAL)
+    progress = Progress("seed", total=total, unit="samples", out=out)
+    ids = {"abtest_ids": abtest_ids, "metric_ids": metric_ids}
+    began = time.perf_counter()
+    _write_chunks(connect, recent, interval, ids, progress, workers)
+    _write_chunks(connect, window, SKETCH_INTERVAL, ids, progress, workers)
+    progress.finish()
     with connect() as conn:
         series.refresh_statistics(conn)
     report = SeedReport(
@@ -142,7 +167,8 @@ def seed(
     )
     out(
         f"Seeded {report.samples:,} samples from {report.start:%Y-%m-%d %H:%M} to "
-        f"{report.end:%Y-%m-%d %H:%M} UTC in {report.seconds:.1f} s "
-        f"({report.rate:,.0f} samples/s, rollups included)."
+        f"{report.end:%Y-%m-%d %H:%M} UTC"
+        + (" (and the sketch's example window, 2025-10-13 to 2025-11-11)" if window else "")
+        + f" in {report.seconds:.1f} s ({report.rate:,.0f} samples/s, rollups included)."
     )
     return report

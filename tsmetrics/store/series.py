@@ -39,6 +39,20 @@ def newest_sample_time(conn: psycopg.Connection, abtest_ids: list[int]) -> datet
     return row[0] if row else None
 
 
+def has_samples_between(
+    conn: psycopg.Connection, abtest_ids: list[int], start_s: int, end_s: int
+) -> bool:
+    """True when these A/B tests have any sample in [start_s, end_s) (epoch seconds)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM rollups WHERE abtest_id = ANY(%(ids)s)"
+        " AND bucket_seconds = 86400 AND variant = -1"
+        " AND bucket >= to_timestamp(%(start)s) - interval '1 day'"
+        " AND bucket < to_timestamp(%(end)s))",
+        {"ids": abtest_ids, "start": start_s, "end": end_s},
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def delete_abtest_data(conn: psycopg.Connection, abtest_id: int) -> None:
     """Remove an A/B test's samples, rollups and series (the test itself stays)."""
     with conn.transaction():
