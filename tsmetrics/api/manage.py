@@ -45,6 +45,15 @@ def _refuse(error: Exception):
 _ERRORS = (UnknownName, management.Conflict, management.Invalid)
 
 
+def _apply(action, *args):
+    """Run one management action in a transaction; refusals become problem responses."""
+    try:
+        with db.connection() as conn:
+            return action(conn, *args)
+    except _ERRORS as error:
+        _refuse(error)
+
+
 @blp.route("/abtest")
 class ABTestCreate(MethodView):
     """Creating A/B tests."""
@@ -54,11 +63,7 @@ class ABTestCreate(MethodView):
     @blp.alt_response(409, description="An A/B test of this name exists.")
     def post(self, fields):
         """Create an A/B test (draft unless status is running)"""
-        try:
-            with db.connection() as conn:
-                test = management.create_abtest(conn, fields)
-        except _ERRORS as error:
-            _refuse(error)
+        test = _apply(management.create_abtest, fields)
         return test, 201, {"Location": url_for("abtests.ABTestDetail", name=test.name)}
 
 
@@ -78,11 +83,7 @@ class ABTestChange(MethodView):
         completed -> archived. An archived test is read-only and hidden from
         GET /abtest (its data stay).
         """
-        try:
-            with db.connection() as conn:
-                return management.update_abtest(conn, name, changes)
-        except _ERRORS as error:
-            _refuse(error)
+        return _apply(management.update_abtest, name, changes)
 
 
 @blp.route("/metrics/catalogue")
@@ -94,11 +95,7 @@ class MetricCreate(MethodView):
     @blp.alt_response(409, description="A metric of this name exists.")
     def post(self, fields):
         """Create a metric in the catalogue"""
-        try:
-            with db.connection() as conn:
-                metric = management.create_metric(conn, fields)
-        except _ERRORS as error:
-            _refuse(error)
+        metric = _apply(management.create_metric, fields)
         return metric, 201, {"Location": url_for("metrics.MetricEntry", name=metric.name)}
 
 
@@ -111,8 +108,4 @@ class MetricChange(MethodView):
     @blp.alt_response(404, description="No such metric.")
     def patch(self, changes, name):
         """Change a metric's fields; archived true archives it, false restores it"""
-        try:
-            with db.connection() as conn:
-                return management.update_metric(conn, name, changes)
-        except _ERRORS as error:
-            _refuse(error)
+        return _apply(management.update_metric, name, changes)

@@ -11,7 +11,7 @@ from tsmetrics.granularity import AUTO, CHOICES
 from tsmetrics.schemas.manage import FlatList
 
 # Shared with GET /metrics so that both refuse and repair dates alike.
-from tsmetrics.schemas.metrics import _DATETIME_ERRORS, _SPACE_FOR_PLUS, SLUG
+from tsmetrics.schemas.metrics import _DATETIME_ERRORS, SLUG, TimeRangeArgsSchema
 from tsmetrics.stats import CORRECTIONS
 
 _WINDOW = (
@@ -20,7 +20,7 @@ _WINDOW = (
 )
 
 
-class _WindowArgsSchema(ma.Schema):
+class _WindowArgsSchema(TimeRangeArgsSchema):
     class Meta:
         unknown = ma.RAISE
 
@@ -48,15 +48,6 @@ class _WindowArgsSchema(ma.Schema):
             "example": "2025-11-08T00:00:00Z",
         },
     )
-
-    @ma.pre_load
-    def _repair_offsets(self, data: Any, **_kwargs: Any) -> dict[str, Any]:
-        # webargs' proxy answers the whole list for `metric`, one value otherwise.
-        data = {key: data.get(key) for key in data}
-        for key in ("start", "end"):
-            if isinstance(data.get(key), str):
-                data[key] = _SPACE_FOR_PLUS.sub(r"\1+\2", data[key].strip())
-        return data
 
     @ma.validates_schema
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:

@@ -21,7 +21,20 @@ _DATETIME_ERRORS = {
 _SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 
 
-class MetricsQueryArgsSchema(ma.Schema):
+class TimeRangeArgsSchema(ma.Schema):
+    """Query arguments with `start` and `end`: an unencoded "+" offset is repaired."""
+
+    @ma.pre_load
+    def _repair_offsets(self, data: Any, **_kwargs: Any) -> dict[str, Any]:
+        # webargs' proxy answers the whole list for a multi-valued field, one value otherwise.
+        data = {key: data.get(key) for key in data}
+        for key in ("start", "end"):
+            if isinstance(data.get(key), str):
+                data[key] = _SPACE_FOR_PLUS.sub(r"\1+\2", data[key].strip())
+        return data
+
+
+class MetricsQueryArgsSchema(TimeRangeArgsSchema):
     """Query parameters of GET /metrics."""
 
     class Meta:
@@ -89,14 +102,6 @@ class MetricsQueryArgsSchema(ma.Schema):
             "example": "control",
         },
     )
-
-    @ma.pre_load
-    def _repair_offsets(self, data: Any, **_kwargs: Any) -> dict[str, Any]:
-        data = {key: data.get(key) for key in data}
-        for key in ("start", "end"):
-            if isinstance(data.get(key), str):
-                data[key] = _SPACE_FOR_PLUS.sub(r"\1+\2", data[key].strip())
-        return data
 
     @ma.validates_schema
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
