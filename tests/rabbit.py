@@ -162,7 +162,13 @@ class CuttableProxy:
             if self.refusing:
                 client.close()
                 continue
-            upstream = socket.create_connection(self.target)
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                # The broker itself is down: refuse this client as the broker
+                # would, and keep accepting for when it is back.
+                client.close()
+                continue
             with self._lock:
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
