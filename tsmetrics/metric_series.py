@@ -91,7 +91,42 @@ def fetch_metric_page(
     auto_max_buckets: int = 1000,
 ) -> MetricPage:
     """Buckets of one series over [start, end), start floored to the granularity."""
-    abtest, metric, variant_index = resolve_names(conn, abtest_name, metric_name, variant)
+    abtest, metric, _ = resolve_names(conn, abtest_name, metric_name, variant)
+    return fetch_resolved_page(
+        conn,
+        abtest=abtest,
+        metric=metric,
+        start=start,
+        end=end,
+        granularity=granularity,
+        variant=variant,
+        skip=skip,
+        limit=limit,
+        auto_max_buckets=auto_max_buckets,
+    )
+
+
+def fetch_resolved_page(
+    conn: psycopg.Connection,
+    *,
+    abtest: catalog.ABTest,
+    metric: catalog.Metric,
+    start: datetime,
+    end: datetime,
+    granularity: str = "5m",
+    variant: str | None = None,
+    skip: int = 0,
+    limit: int = 10_000,
+    auto_max_buckets: int = 1000,
+) -> MetricPage:
+    """fetch_metric_page for a test and metric already looked up (a chart draws several lines)."""
+    variant_index = None if variant is None else abtest.variant_index(variant)
+    if variant is not None and variant_index is None:
+        raise UnknownName(
+            "variant",
+            f"A/B test {abtest.name!r} has no variant {variant!r} "
+            f"(it has {', '.join(abtest.variants)}).",
+        )
     resolved = gran.resolve(granularity, start, end, auto_max_buckets)
     floored = gran.floor_to(start, gran.GRANULARITIES[resolved])
     # Through the query cache: the same page, validated against the database.

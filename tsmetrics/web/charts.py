@@ -1,8 +1,9 @@
 """The charts of an A/B test page, computed by the same service as the JSON API.
 
-Each line of a chart is one `fetch_metric_page` call for one variant, exactly
-what `GET /metrics?...&variant=<name>` answers, so the dashboard and the API
-cannot disagree.
+Each line of a chart is one `fetch_resolved_page` call for one variant (what
+`fetch_metric_page` runs once it has looked up the names), exactly what
+`GET /metrics?...&variant=<name>` answers, so the dashboard and the API cannot
+disagree.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import psycopg
 from markupsafe import Markup
 
 from tsmetrics import granularity as gran
-from tsmetrics.metric_series import MetricPage, UnknownName, fetch_metric_page
+from tsmetrics.metric_series import MetricPage, UnknownName, fetch_resolved_page
 from tsmetrics.store import catalog, series
 from tsmetrics.web.chart_view import MAX_POINTS, ChartView
 
@@ -78,20 +79,21 @@ def build_chart(
     """One chart: a line per chosen variant (UnknownName when the metric does not exist)."""
     resolved = gran.resolve(view.granularity, view.start, view.end, auto_max_buckets)
     buckets = gran.bucket_count(view.start, view.end, gran.GRANULARITIES[resolved])
+    metric = catalog.get_metric(conn, metric_name)
+    if metric is None:
+        raise UnknownName("metricName", f"Metric {metric_name!r} does not exist.")
     if buckets > MAX_POINTS or not view.variants:
-        metric = catalog.get_metric(conn, metric_name)
-        if metric is None:
-            raise UnknownName("metricName", f"Metric {metric_name!r} does not exist.")
         too_many = buckets if buckets > MAX_POINTS else 0
         return Chart(metric, resolved, (), too_many_points=too_many)
     lines = tuple(
         VariantLine(
             variant,
             abtest.variants.index(variant),
-            fetch_metric_page(
+            # The API's own function, with the names looked up once per chart.
+            fetch_resolved_page(
                 conn,
-                abtest_name=abtest.name,
-                metric_name=metric_name,
+                abtest=abtest,
+                metric=metric,
                 start=view.start,
                 end=view.end,
                 granularity=resolved,
