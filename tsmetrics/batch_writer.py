@@ -1,10 +1,12 @@
 """The consumer's database side: writes each flush exactly once, in a thread of its own.
 
 pika's connection is not thread-safe, so the consumer's main thread keeps every
-broker call (receive, dead-letter, ack) and this thread every database call.
-While it writes one flush, the main thread receives and validates the next:
-broker, parsing and database work overlap. When a flush is written, `done` is
-called here, and the consumer hands the result back to its own thread.
+broker call (receive, dead-letter, ack) and these threads every database call.
+While they write, the main thread receives and validates the next flush:
+broker, parsing and database work overlap. Several threads, each with a
+connection of its own, let PostgreSQL write two flushes at once (its write is
+the critical path). When a flush is written, `done` is called in its thread,
+and the consumer hands the result back to its own thread.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Flush:
     batches: int = 0
     duplicates: int = 0
     abandoned: bool = False
+    committed: bool = False  # set by the consumer's thread once the writer is done
 
 
 def validate(delivery: Delivery, cache: CatalogueCache, limits: Limits) -> str | None:
@@ -91,7 +94,7 @@ def first_line(error: BaseException) -> str:
 
 
 class BatchWriter:
-    """A thread that writes flushes in order, retrying while the database is away."""
+    """Threads that write flushes as they come, retrying while the database is away."""
 
     def __init__(
         self,
@@ -100,30 +103,70 @@ class BatchWriter:
         limits: Limits,
         stopped: Callable[[], bool],
         name: str,
+        threads: int = 1,
     ) -> None:
-        self.settings, self.cache, self.limits, self.stopped = settings, cache, limits, stopped
-        self.name = name
         self._inbox: queue.Queue = queue.Queue()
-        self._db: psycopg.Connection | None = None
+        self._prune_lock = threading.Lock()
         self._pruned_at = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=_WriterThread(settings, cache, limits, stopped, name, self).run,
+                name=f"batch-writer-{index}",
+                daemon=True,
+            )
+            for index in range(max(1, threads))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, flush: Flush, done: Callable[[Flush], None]) -> None:
-        """Write `flush` after those submitted before it, then call `done(flush)` (this thread)."""
+        """Write `flush` in the next free thread, then call `done(flush)` (in that thread)."""
         self._inbox.put((flush, done))
 
     def close(self, timeout: float = 30) -> None:
-        """Finish what was submitted, then stop the thread."""
-        self._inbox.put(None)
-        self._thread.join(timeout)
+        """Finish what was submitted, then stop the threads."""
+        for _ in self._threads:
+            self._inbox.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _run(self) -> None:
-        while (item := self._inbox.get()) is not None:
+    def next_item(self) -> tuple[Flush, Callable[[Flush], None]] | None:
+        """The next flush to write, or None once closed (called by the threads)."""
+        return self._inbox.get()
+
+    def prune_due(self) -> bool:
+        """True for one thread every PRUNE_EVERY seconds: pruning once is enough."""
+        with self._prune_lock:
+            if time.monotonic() - self._pruned_at < PRUNE_EVERY:
+                return False
+            self._pruned_at = time.monotonic()
+            return True
+
+
+class _WriterThread:
+    """One writer: its own database connection, flushes from the shared inbox."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        cache: CatalogueCache,
+        limits: Limits,
+        stopped: Callable[[], bool],
+        name: str,
+        pool: BatchWriter,
+    ) -> None:
+        self.settings, self.cache, self.limits, self.stopped = settings, cache, limits, stopped
+        self.name, self.pool = name, pool
+        self._db: psycopg.Connection | None = None
+
+    def run(self) -> None:
+        while (item := self.pool.next_item()) is not None:
             flush, done = item
             self._write(flush)
             done(flush)
-            self._prune()
+            if self.pool.prune_due():
+                self._prune()
         self._close_db()
 
     def _write(self, flush: Flush) -> None:
@@ -132,10 +175,14 @@ class BatchWriter:
             try:
                 self._store(flush)
                 return
+            except psycopg.errors.TransactionRollback as error:
+                # A deadlock or serialization failure with another writer: the
+                # transaction was rolled back whole, so writing it again is safe.
+                log.info("flush rolled back (%s); writing it again", first_line(error))
+                _forget_outcome(flush)
             except psycopg.Error as error:
                 self._close_db()
-                flush.refusals.clear()
-                flush.samples = flush.batches = flush.duplicates = 0
+                _forget_outcome(flush)
                 if self.stopped():
                     log.warning(
                         "stopping with the database down; %d messages return to the queue",
@@ -185,9 +232,6 @@ class BatchWriter:
                 flush.duplicates += 1
 
     def _prune(self) -> None:
-        if time.monotonic() - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = time.monotonic()
         horizon = int(self.limits.max_age_seconds + self.limits.max_future_seconds + PRUNE_MARGIN)
         try:
             removed = prune_batch_ids(self._connect(), horizon)
@@ -205,6 +249,12 @@ class BatchWriter:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _forget_outcome(flush: Flush) -> None:
+    """Clear what a rolled-back attempt counted, before the next attempt."""
+    flush.refusals.clear()
+    flush.samples = flush.batches = flush.duplicates = 0
 
 
 def connect(settings: dict[str, Any], name: str) -> psycopg.Connection:

@@ -3,10 +3,11 @@
 Messages are validated as they arrive and written in flushes. One transaction per
 flush records the batch ids (AMQP message_id) and stores the samples of the new
 ones with their rollups; only after the commit are the flush's messages
-acknowledged, all at once. A crash or a lost connection before that ack means
+acknowledged, all at once (with several writers, once every earlier flush has
+committed too: tsmetrics.in_flight). A crash or a lost connection before that ack means
 redelivery, and a redelivered batch finds its id recorded and stores nothing.
 Refused messages go to the dead-letter queue with the reason in a header.
-The database side runs in tsmetrics.batch_writer's thread, overlapping with this one.
+The database side runs in tsmetrics.batch_writer's threads, overlapping with this one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tsmetrics.batch_writer import BatchWriter, Delivery, Flush, connect, first_
 from tsmetrics.batches import Limits
 from tsmetrics.catalogue_cache import Catalogue, CatalogueCache, load_catalogue
 from tsmetrics.db import redact_url
+from tsmetrics.in_flight import InFlight
 from tsmetrics.store.batches import batch_ids_ready
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class Consumer:
         self.prefetch = max(1, settings["CONSUMER_PREFETCH"])
         self.batch_samples = max(1, settings["CONSUMER_BATCH_SAMPLES"])
         self.linger = settings["CONSUMER_LINGER_MS"] / 1000
+        self.writers = max(1, settings["CONSUMER_WRITERS"])
         # Loads are rare (TTL, unknown names): a short connection each time keeps
         # the two threads from ever sharing one.
         self.catalogue = CatalogueCache(self._load_catalogue)
@@ -83,13 +86,13 @@ class Consumer:
         self.pending: list[Delivery] = []
         self.pending_samples = 0
         self.first_pending_at = 0.0
-        self.in_flight: Flush | None = None
+        self.in_flight = InFlight()
         self.generation = 0
         self.connection: pika.BlockingConnection | None = None
         self._logged_at = time.monotonic()
 
     def stop(self, *_args: Any) -> None:
-        """Finish the flush in flight, acknowledge it, then leave (SIGTERM, SIGINT)."""
+        """Finish the flushes in flight, acknowledge them, then leave (SIGTERM, SIGINT)."""
         self.stopping = True
 
     def run(self) -> int:
@@ -98,7 +101,12 @@ class Consumer:
         signal.signal(signal.SIGINT, self.stop)
         self._wait_for_schema()
         writer = BatchWriter(
-            self.settings, self.catalogue, self.limits, lambda: self.stopping, self.name
+            self.settings,
+            self.catalogue,
+            self.limits,
+            lambda: self.stopping,
+            self.name,
+            threads=self.writers,
         )
         backoff = broker.Backoff()
         try:
@@ -125,24 +133,25 @@ class Consumer:
         self.dead_channel.confirm_delivery()
         tag = self.channel.basic_consume(self.topology.queue, self._on_message)
         log.info(
-            "consuming %s from %s into %s (prefetch %d, flush at %d samples or %d ms)",
+            "consuming %s from %s into %s (prefetch %d, flush at %d samples or %d ms, %d writers)",
             self.topology.queue,
             redact_url(self.settings["BROKER_URL"]),
             redact_url(self.settings["DATABASE_URL"]),
             self.prefetch,
             self.batch_samples,
             self.linger * 1000,
+            self.writers,
         )
         backoff.reset()
         while not self.stopping:
             self.connection.process_data_events(time_limit=self._wait())
-            if self.in_flight is None and self._flush_due():
+            if self._writer_free() and self._flush_due():
                 self._hand_off(writer)
             self._log_progress()
         self.channel.basic_cancel(tag)
         # Finish what is in flight and what is held, then leave.
-        while self.in_flight is not None or self.pending:
-            if self.in_flight is None:
+        while self.in_flight or self.pending:
+            if self.pending and self._writer_free():
                 self._hand_off(writer)
             self.connection.process_data_events(time_limit=0.1)
 
@@ -152,19 +161,22 @@ class Consumer:
             "broker connection lost (%s); %d unacknowledged messages will be redelivered; "
             "reconnecting in %.1f s",
             type(error).__name__,
-            len(self.pending) + len(self.in_flight.deliveries if self.in_flight else []),
+            len(self.pending) + len(self.in_flight.deliveries),
             delay,
         )
         # Whatever the writer still does for the old connection is redelivered
         # anyway; its batch ids make that harmless.
         self.generation += 1
-        self.in_flight = None
+        self.in_flight.clear()
         self.pending.clear()
         self.pending_samples = 0
         broker.sleep_unless(lambda: self.stopping, delay)
 
+    def _writer_free(self) -> bool:
+        return len(self.in_flight) < self.writers
+
     def _wait(self) -> float:
-        if not self.pending or self.in_flight is not None:
+        if not self.pending or not self._writer_free():
             return 0.5  # the writer's callback wakes us sooner
         return max(0.0, self.first_pending_at + self.linger - time.monotonic())
 
@@ -204,7 +216,7 @@ class Consumer:
         flush = Flush(self.pending, self.generation)
         self.pending, self.pending_samples = [], 0
         self.first_pending_at = time.monotonic()
-        self.in_flight = flush
+        self.in_flight.add(flush)
         connection = self.connection
 
         def done(written: Flush) -> None:
@@ -219,12 +231,14 @@ class Consumer:
     def _finished(self, flush: Flush) -> None:
         if flush.generation != self.generation:
             return
-        self.in_flight = None
         if flush.abandoned:
             raise _Abandoned
+        # Dead-lettered now, acknowledged with the rest once the flushes before commit.
         for delivery, reason in flush.refusals:
             self._refuse(delivery, reason)
-        self.channel.basic_ack(flush.deliveries[-1].tag, multiple=True)
+        tag = self.in_flight.settle(flush)
+        if tag is not None:
+            self.channel.basic_ack(tag, multiple=True)
         self.stats.samples += flush.samples
         self.stats.batches += flush.batches
         self.stats.duplicates += flush.duplicates

@@ -39,7 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
         "POOL_MAX_SIZE",
         4,
         int,
-        "Most connections per process; keep workers x this + consumers under max_connections.",
+        "Most connections per process; keep workers x this + consumers x "
+        "TSMETRICS_CONSUMER_WRITERS under max_connections.",
     ),
     Setting("POOL_TIMEOUT", 5.0, float, "Seconds a request waits for a connection before a 503."),
     Setting("CONNECT_TIMEOUT", 3, int, "Seconds to wait when opening a database connection."),
@@ -153,6 +154,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSUMER_BATCH_SAMPLES", 100000, int, "The consumer writes once it holds this many."),
     Setting(
         "CONSUMER_LINGER_MS", 200, int, "...or once its oldest unwritten message waited this long."
+    ),
+    Setting(
+        "CONSUMER_WRITERS",
+        2,
+        int,
+        "Flushes the consumer writes at once, each on a database connection of its own.",
     ),
     Setting("MAX_SAMPLE_AGE", 604800, int, "Seconds: older samples are refused (7 days)."),
     Setting("MAX_SAMPLE_FUTURE", 300, int, "Seconds: samples further ahead are refused."),
