@@ -101,3 +101,18 @@ def catalogue(db) -> tuple[catalog.ABTest, catalog.Metric]:
     )
     metric = catalog.ensure_metric(db, "response_time", unit="ms")
     return test, metric
+
+
+@pytest.fixture
+def app_without_database(db):
+    """An app whose database does not answer (a closed port)."""
+    app = create_app(
+        {
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "POOL_TIMEOUT": 0.3,
+            "CONNECT_TIMEOUT": 1,
+            "RETRY_AFTER": 7,
+        }
+    )
+    yield app
+    app.extensions["tsmetrics.pool"].close()

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.helpers import store
-from tsmetrics import create_app
 from tsmetrics.store import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -257,21 +256,6 @@ def test_too_many_points_asks_for_a_coarser_granularity(client, recent):
     assert "43,201 buckets of 1m per line is more than the 10,000 a chart draws" in fragment
     assert f'href="{PAGE}?range=30d" data-form-set="granularity"' in fragment
     assert chart_payloads(fragment) == []
-
-
-@pytest.fixture
-def app_without_database(db):
-    """An app whose database does not answer (a closed port)."""
-    app = create_app(
-        {
-            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-            "POOL_TIMEOUT": 0.3,
-            "CONNECT_TIMEOUT": 1,
-            "RETRY_AFTER": 7,
-        }
-    )
-    yield app
-    app.extensions["tsmetrics.pool"].close()
 
 
 @pytest.mark.parametrize(

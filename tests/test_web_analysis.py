@@ -11,7 +11,6 @@ import pytest
 
 from tests.helpers import store
 from tests.test_web import HTML, HX, tags, text
-from tsmetrics import create_app
 from tsmetrics.store import catalog
 
 PAGE = "/dashboard/abtests/feature_a"
@@ -236,21 +235,6 @@ def test_bad_requests_are_pages(client, results, url, status):
     response = client.get(url, headers=HTML)
     assert response.status_code == status
     assert response.mimetype == "text/html"
-
-
-@pytest.fixture
-def app_without_database(db):
-    """An app whose database does not answer."""
-    app = create_app(
-        {
-            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-            "POOL_TIMEOUT": 0.3,
-            "CONNECT_TIMEOUT": 1,
-            "RETRY_AFTER": 7,
-        }
-    )
-    yield app
-    app.extensions["tsmetrics.pool"].close()
 
 
 @pytest.mark.parametrize(

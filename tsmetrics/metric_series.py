@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -82,28 +83,16 @@ def fetch_metric_page(
     *,
     abtest_name: str,
     metric_name: str,
-    start: datetime,
-    end: datetime,
-    granularity: str = "5m",
     variant: str | None = None,
-    skip: int = 0,
-    limit: int = 10_000,
-    auto_max_buckets: int = 1000,
+    **window: Any,
 ) -> MetricPage:
-    """Buckets of one series over [start, end), start floored to the granularity."""
+    """Buckets of one series over [start, end), start floored to the granularity.
+
+    `window` holds fetch_resolved_page's start, end, granularity, skip, limit and
+    auto_max_buckets.
+    """
     abtest, metric, _ = resolve_names(conn, abtest_name, metric_name, variant)
-    return fetch_resolved_page(
-        conn,
-        abtest=abtest,
-        metric=metric,
-        start=start,
-        end=end,
-        granularity=granularity,
-        variant=variant,
-        skip=skip,
-        limit=limit,
-        auto_max_buckets=auto_max_buckets,
-    )
+    return fetch_resolved_page(conn, abtest=abtest, metric=metric, variant=variant, **window)
 
 
 def fetch_resolved_page(

@@ -169,24 +169,25 @@ def user_passwd(username: str, password_stdin: bool) -> None:
     click.echo(f"Changed the password of {username!r}; their sessions have ended.")
 
 
+def _set_disabled(username: str, disabled: bool) -> None:
+    with _database() as conn:
+        if not user_store.set_disabled(conn, username, disabled):
+            raise click.ClickException(f"No user named {username!r}.")
+    click.echo(f"{'Disabled' if disabled else 'Enabled'} {username!r}.")
+
+
 @user.command("disable")
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Disable a user: no more logins, and their sessions end now."""
-    with _database() as conn:
-        if not user_store.set_disabled(conn, username, True):
-            raise click.ClickException(f"No user named {username!r}.")
-    click.echo(f"Disabled {username!r}.")
+    _set_disabled(username, True)
 
 
 @user.command("enable")
 @click.argument("username")
 def user_enable(username: str) -> None:
     """Enable a disabled user again."""
-    with _database() as conn:
-        if not user_store.set_disabled(conn, username, False):
-            raise click.ClickException(f"No user named {username!r}.")
-    click.echo(f"Enabled {username!r}.")
+    _set_disabled(username, False)
 
 
 @user.command("role")
