@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 
 from tsmetrics.granularity import GRANULARITIES
+from tsmetrics.store.binary_copy import PG_EPOCH_US, binary_copy
+from tsmetrics.store.minute_sums import minute_sums
 
-# PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
-_PG_EPOCH_US = 946_684_800 * 1_000_000
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_TRAILER = struct.pack("!h", -1)
-# One binary COPY tuple: field count, then (length, value) per column, big-endian.
-_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("time_len", ">i4"),
-        ("time", ">i8"),
-        ("value_len", ">i4"),
-        ("value", ">f8"),
-        ("abtest_len", ">i4"),
-        ("abtest_id", ">i4"),
-        ("metric_len", ">i4"),
-        ("metric_id", ">i2"),
-        ("variant_len", ">i4"),
-        ("variant", ">i2"),
-    ]
+# The columns of `samples` in binary COPY layout.
+_SAMPLE_COLUMNS = (
+    ("time", ">i8"),
+    ("value", ">f8"),
+    ("abtest_id", ">i4"),
+    ("metric_id", ">i2"),
+    ("variant", ">i2"),
 )
 
 
@@ -44,6 +33,16 @@ class SampleColumns:
 
     def __len__(self) -> int:
         return len(self.time_us)
+
+    def subset(self, rows: np.ndarray) -> SampleColumns:
+        """The samples selected by a boolean mask or an index array."""
+        return SampleColumns(
+            self.time_us[rows],
+            self.value[rows],
+            self.abtest_id[rows],
+            self.metric_id[rows],
+            self.variant[rows],
+        )
 
     @classmethod
     def from_rows(cls, rows: list[tuple[float, float, int, int, int]]) -> SampleColumns:
@@ -62,17 +61,17 @@ class SampleColumns:
 
 
 def binary_copy_payload(batch: SampleColumns) -> bytes:
-    """The whole batch as one binary COPY stream, built without a Python loop."""
-    rows = np.empty(len(batch), dtype=_ROW)
-    rows["fields"] = 5
-    rows["time_len"], rows["value_len"], rows["abtest_len"] = 8, 8, 4
-    rows["metric_len"], rows["variant_len"] = 2, 2
-    rows["time"] = batch.time_us - _PG_EPOCH_US
-    rows["value"] = batch.value
-    rows["abtest_id"] = batch.abtest_id
-    rows["metric_id"] = batch.metric_id
-    rows["variant"] = batch.variant
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    """The whole batch as one binary COPY stream for `samples`."""
+    return binary_copy(
+        {
+            "time": batch.time_us - PG_EPOCH_US,
+            "value": batch.value,
+            "abtest_id": batch.abtest_id,
+            "metric_id": batch.metric_id,
+            "variant": batch.variant,
+        },
+        _SAMPLE_COLUMNS,
+    )
 
 
 _COPY = "COPY {table} (time, value, abtest_id, metric_id, variant) FROM STDIN (FORMAT BINARY)"
@@ -83,7 +82,27 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_minutes (
     abtest_id integer, metric_id smallint, variant smallint, minute timestamptz,
     n bigint, lo float8, hi float8, total numeric, total_sq numeric,
     first_time timestamptz, last_time timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS incoming_exact (
+    abtest_id integer, metric_id smallint, variant smallint, minute timestamptz,
+    n bigint, lo float8, hi float8, sum_scaled bigint, sum_sq_high bigint, sum_sq_low bigint,
+    scale smallint, dscale smallint, first_time timestamptz, last_time timestamptz
 ) ON COMMIT DELETE ROWS
+"""
+
+_COPY_EXACT = "COPY incoming_exact FROM STDIN (FORMAT BINARY)"
+
+# Sums computed by tsmetrics.store.minute_sums as integers at 10**-scale, squares
+# in two 31-bit halves. The text 'Ne-S' makes the exact numeric; round() to the
+# display scale SQL's own sum would have (exact: no digits lie beyond it).
+_INSERT_EXACT_MINUTES = """
+INSERT INTO incoming_minutes
+SELECT abtest_id, metric_id, variant, minute, n, lo, hi,
+       round((sum_scaled || 'e-' || scale)::numeric, dscale),
+       round((sum_sq_high * 2147483648::numeric + sum_sq_low) * ('1e-' || 2 * scale)::numeric,
+             2 * dscale),
+       first_time, last_time
+FROM incoming_exact
 """
 
 _AGGREGATE_MINUTES = """
@@ -151,18 +170,24 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
     """
     if len(batch) == 0:
         return 0
+    sums = minute_sums(batch.time_us, batch.value, batch.abtest_id, batch.metric_id, batch.variant)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_STAGING)
-        payload = binary_copy_payload(batch)
-        # The same rows twice: COPY writes samples in multi-row batches, which
-        # costs less than INSERT INTO samples SELECT from the staging table.
-        for table in ("samples", "incoming_samples"):
-            with cur.copy(_COPY.format(table=table)) as copy:
-                copy.write(payload)
-        cur.execute(_AGGREGATE_MINUTES)
+        with cur.copy(_COPY.format(table="samples")) as copy:
+            copy.write(binary_copy_payload(batch))
+        if sums.copy_payload is not None:
+            with cur.copy(_COPY_EXACT) as copy:
+                copy.write(sums.copy_payload)
+            cur.execute(_INSERT_EXACT_MINUTES)
+        if sums.leftover.any():
+            # COPY writes the rows to aggregate in SQL a second time, into the
+            # staging table: cheaper than reading them back out of `samples`.
+            with cur.copy(_COPY.format(table="incoming_samples")) as copy:
+                copy.write(binary_copy_payload(batch.subset(sums.leftover)))
+            cur.execute(_AGGREGATE_MINUTES)
         cur.execute(_UPSERT_ROLLUPS, {"seconds": list(GRANULARITIES.values())})
         cur.execute(_UPSERT_SERIES)
         # Empty the staging tables now: ON COMMIT only runs when the outermost
         # transaction ends, and a caller may insert several batches in one.
-        cur.execute("TRUNCATE incoming_samples, incoming_minutes")
+        cur.execute("TRUNCATE incoming_samples, incoming_minutes, incoming_exact")
     return len(batch)
