@@ -199,6 +199,9 @@ def bench_consumer(url: str, bodies: list[bytes], total: int, mode: str) -> dict
             f"consumer/{mode}: {total:,} samples in {result['seconds']:.2f} s = "
             f"{result['rate']:,.0f} samples/s, stored and in rollups (consumer log {log_path})"
         )
+        if mode == "live":
+            # When the broker's confirms are slow, publishing is the limit, not the consumer.
+            log(f"consumer/live: the publishers took {result['publish_s']:.2f} s of those")
     finally:
         with pika.BlockingConnection(pika.URLParameters(BROKER_URL)) as connection:
             channel = connection.channel()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from tsmetrics.batch_fast_path import valid_columns
 from tsmetrics.catalogue_cache import Catalogue, CatalogueCache
 from tsmetrics.store.samples import SampleColumns
 
@@ -224,6 +225,10 @@ def _seconds(moment: Any, iso_cache: dict[str, float | None]) -> float | None:
 
 
 def _samples(raw: list, metric_ids, window, limits, errors, unknown):
+    valid = valid_columns(raw, metric_ids, window, _BIG, _iso_seconds)
+    if valid is not None:
+        return valid
+    # Something is wrong (or unusual): find out what, sample by sample.
     times: list[float] = []
     values: list[float] = []
     metrics: list[int] = []
