@@ -163,22 +163,29 @@ def reset(url: str) -> None:
         conn.execute("TRUNCATE samples, rollups, series, ingested_batches")
 
 
-def bench_consumer(url: str, bodies: list[bytes], total: int, mode: str) -> dict:
+def bench_consumer(
+    url: str, bodies: list[bytes], total: int, mode: str, publishers: int = 2
+) -> dict:
     """`live`: publish while the consumer runs; `backlog`: publish first, then consume."""
     queue = f"tsmetrics.bench.{os.getpid()}.{mode}"
     log_path = Path(f"/tmp/tsmetrics-bench-consumer-{mode}.log")  # noqa: S108 - scratch log
     reset(url)
-    result: dict = {"mode": mode, "samples": total, "messages": len(bodies)}
+    result: dict = {
+        "mode": mode,
+        "samples": total,
+        "messages": len(bodies),
+        "publishers": publishers,
+    }
     try:
         if mode == "backlog":
-            result["publish_rate"] = total / publish(bodies, queue)
+            result["publish_rate"] = total / publish(bodies, queue, publishers)
             log(f"consumer/{mode}: published {total:,} samples ({result['publish_rate']:,.0f}/s)")
         consumer = start_consumer(url, queue, log_path)
         if mode == "live":
             time.sleep(3)  # started and consuming: the clock measures throughput, not imports
             began = time.perf_counter()
             publisher = threading.Thread(
-                target=lambda: result.update(publish_s=publish(bodies, queue))
+                target=lambda: result.update(publish_s=publish(bodies, queue, publishers))
             )
             publisher.start()
             counted = 0
@@ -317,6 +324,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--http-samples", type=int, default=500_000)
+    parser.add_argument(
+        "--publishers", type=int, default=2, help="publisher connections (each waits per confirm)"
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", default="consumer,http")
@@ -335,9 +345,9 @@ def main() -> None:
             # Raw COPY before, between and after the consumer runs: each run is
             # compared with the COPYs next to it, so a busy moment hits both.
             copies = [raw_copy(url, columns, total)]
-            live = bench_consumer(url, bodies, total, "live")
+            live = bench_consumer(url, bodies, total, "live", args.publishers)
             copies.append(raw_copy(url, columns, total))
-            backlog = bench_consumer(url, bodies, total, "backlog")
+            backlog = bench_consumer(url, bodies, total, "backlog", args.publishers)
             copies.append(raw_copy(url, columns, total))
             ceiling = write_path(url, columns, 100_000)
             results["consumer"] = {
