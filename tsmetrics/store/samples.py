@@ -167,6 +167,8 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
     """Store a batch and fold it into every rollup, inside the caller's transaction.
 
     The caller has validated ids and values. Returns the number of samples stored.
+    The per-minute sums come from tsmetrics.store.minute_sums where the values
+    are short decimals, and from SQL over a staging copy otherwise; both exact.
     """
     if len(batch) == 0:
         return 0
