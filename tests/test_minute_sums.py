@@ -85,6 +85,13 @@ def test_a_minute_with_one_long_value_goes_to_sql_whole():
     assert sums.groups == 4  # two minutes of metric 1 and one of metric 2; variant rows + -1 rows
 
 
+def test_a_rare_short_value_among_long_ones_is_not_worth_grouping():
+    t = START + timedelta(seconds=10)
+    rows = [(t, 100 + math.e + i * math.pi, 1, 1, i % 2) for i in range(20)] + [(t, 5.0, 1, 2, 0)]
+    sums = minute_sums.minute_sums(*_fields(_columns(rows)))
+    assert sums.leftover.all() and sums.groups == 0 and sums.copy_payload is None
+
+
 def test_realistic_values_never_need_sql():
     # What the simulator sends: milliseconds, percent and megabytes to 3 decimals, counts.
     rng = np.random.default_rng(7)

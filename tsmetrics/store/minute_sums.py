@@ -27,6 +27,8 @@ _INT_POW10 = 10 ** np.arange(MAX_DECIMALS + 1, dtype=np.int64)
 _SCALED_MAX = float(2**31 - 1)
 _HALF_BITS = 31
 _MINUTE_US = 60_000_000
+# Below one row in this many with a short decimal, SQL sums them all.
+_WORTH_SORTING = 8
 # Group keys are packed into one int64 while their ranges allow, else lexsorted.
 _PACKED_KEY_LIMIT = 2**62
 
@@ -68,6 +70,13 @@ def short_decimals(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scaled = np.zeros(len(value), dtype=np.int64)
     # -0.0 compares equal to 0.0 but min() and max() may keep either one; SQL decides those.
     todo = np.flatnonzero(~(np.signbit(value) & (value == 0)))
+    # One pass at the finest scale first: below 1e6, a value with a short
+    # decimal also has one with MAX_DECIMALS decimals, so values with 17
+    # significant digits (all of them, often) drop out at once.
+    finest = _POW10[MAX_DECIMALS]
+    candidates = value[todo]
+    n = np.rint(candidates * finest)
+    todo = todo[(n / finest == candidates) | (np.abs(candidates) >= 1e6)]
     for d in range(MAX_DECIMALS + 1):
         candidates = value[todo]
         n = np.rint(candidates * _POW10[d])
@@ -91,7 +100,9 @@ def minute_sums(
 ) -> MinuteSums:
     """Exact per-minute aggregates of the samples whose values allow them."""
     decimals, scaled = short_decimals(value)
-    if (decimals < 0).all():
+    if np.count_nonzero(decimals >= 0) * _WORTH_SORTING < len(value):
+        # Grouping sorts every row: not worth it for a few short decimals among
+        # long ones (an odd value of 17-digit data that happens to be short).
         return MinuteSums(None, 0, np.ones(len(value), dtype=bool))
     minute = time_us // _MINUTE_US
     order, whole_key, variant_key = _group_order((abtest_id, metric_id, minute, variant))
