@@ -13,12 +13,21 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 import psycopg
 from calls import http_call, last_window, metrics_path, serving
-from common import DEFAULT_ADMIN_URL, ROOT, HttpClient, compare, drop_database, log, timed
+from common import (
+    DEFAULT_ADMIN_URL,
+    HttpClient,
+    compare,
+    drop_database,
+    log,
+    print_summary,
+    save_results,
+    timed,
+)
 from common import Stats as LatencyStats
 from datasets import ensure_demo_db, iso
 
@@ -126,13 +135,8 @@ def main() -> None:
         if arguments.drop:
             drop_database(arguments.admin_url, arguments.db)
             log(f"dropped {arguments.db}")
-    out = ROOT / "bench" / "out" / f"analysis-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print("\nSummary", flush=True)
-    for line in summary(result):
-        print(f"- {line}", flush=True)
-    print(f"(figures saved to {out.relative_to(ROOT)})", flush=True)
+    out = save_results("analysis", result)
+    print_summary(summary(result), out)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,10 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import asdict
-from datetime import UTC, datetime
 
 import psycopg
 from calls import http_call, last_window, metrics_path
-from common import DEFAULT_ADMIN_URL, ROOT, HttpClient, compare, gunicorn, log
+from common import DEFAULT_ADMIN_URL, ROOT, HttpClient, compare, gunicorn, log, save_results
 from datasets import ensure_demo_db
 from ops import cache_hits, redis_server, scrape
 
@@ -147,8 +146,7 @@ def main() -> None:
         with redis_server() as redis:
             results["metrics"] = bench_metrics(url, redis.url, arguments.requests)
     results["dashboard"] = bench_dashboard(url, arguments.refreshes)
-    out = ROOT / "bench" / "out" / f"cache-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = save_results("cache", results)
     log(f"figures saved to {out.relative_to(ROOT)}")
 
 

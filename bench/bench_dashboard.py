@@ -14,38 +14,39 @@ terminal and, as JSON, to bench/out/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
 import statistics
+import sys
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import psycopg
-from common import DEFAULT_ADMIN_URL, ROOT, HttpClient, Stats, compare, gunicorn, log
+from common import (
+    DEFAULT_ADMIN_URL,
+    ROOT,
+    HttpClient,
+    Stats,
+    compare,
+    cpu_model,
+    gunicorn,
+    log,
+    save_results,
+)
 from datasets import ensure_demo_db, iso
 
+sys.path.insert(0, str(ROOT))
+# Debian's Chromium, launched as the browser tests launch it.
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tsmetrics.granularity import floor_to
 
 DATABASE = "tsm_bench"
 ABTEST, METRIC = "feature_a", "response_time"
 GOALS_MS = {"page_24h": 100.0, "fragment_30d": 50.0}
 BROWSER_GOAL_MS = 1500.0
-# Debian's Chromium, launched as the browser tests launch it (tests/browser/conftest.py).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # gunicorn logs each request as "<path?query> <status> <microseconds>".
 ACCESS_FORMAT = "%(U)s?%(q)s %(s)s %(D)s"
 _LOG_LINE = re.compile(r"^(\S+) (\d{3}) (\d+)$")
@@ -92,20 +93,12 @@ def server_times(log_path: Path, requests: dict[str, tuple[str, bool]], n: int) 
 
 def machine() -> dict[str, str | int]:
     """What the figures were measured on."""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     with psycopg.connect(DEFAULT_ADMIN_URL) as conn:
         server = conn.execute("SHOW server_version").fetchone()[0]
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {
         "cpus": os.cpu_count() or 0,
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "memory_gb": round(memory_kb / 1024 / 1024, 1),
         "python": platform.python_version(),
         "postgresql": server,
@@ -149,7 +142,7 @@ def bench_browser(url: str, requests: dict[str, tuple[str, bool]], runs: int) ->
     env = {"TSMETRICS_AUTH": "off", "TSMETRICS_RATE_LIMIT_DASHBOARD": ""}
     results = {}
     with gunicorn(url, label="dashboard-browser", env=env) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for name in ("page_24h", "page_30d"):
             times = []
             for _ in range(runs):
@@ -209,8 +202,6 @@ def main() -> None:
     browser = bench_browser(url, requests, args.browser_runs) if args.browser_runs else None
     lines = summary(http, browser)
     print("\n".join(lines))
-    out = ROOT / "bench" / "out" / f"dashboard-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(exist_ok=True)
     result = {
         "machine": machine(),
         "requests": {name: path for name, (path, _hx) in requests.items()},
@@ -220,7 +211,7 @@ def main() -> None:
         "browser": browser,
         "summary": lines,
     }
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save_results("dashboard", result)
     log(f"wrote {out.relative_to(ROOT)}")
 
 

@@ -19,11 +19,10 @@ import json
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from common import ROOT, log
+from common import ROOT, log, save_results
 from load_stack import BROKER, Stack, running
 from load_traffic import Publisher, Readers, first_ok
 from ops import scrape
@@ -175,8 +174,7 @@ def main() -> None:
         results["steady"] = phase(stack, "steady", args.seconds, args)
         if args.fault_seconds:
             results["faults"] = phase(stack, "faults", args.fault_seconds, args)
-    out = ROOT / "bench" / "out" / f"load-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(results, indent=2, default=str))
+    out = save_results("load", results)
     log(f"figures saved to {out.relative_to(ROOT)}")
 
 

@@ -8,7 +8,6 @@ Figures go to the terminal and, as JSON, to bench/out/.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict
@@ -18,7 +17,6 @@ import psycopg
 from calls import direct_call, http_call, last_window, metrics_path, serving
 from common import (
     DEFAULT_ADMIN_URL,
-    ROOT,
     HttpClient,
     change,
     compare,
@@ -29,7 +27,9 @@ from common import (
     drop_database,
     log,
     newest_sample,
+    print_summary,
     rss_mb,
+    save_results,
 )
 from datasets import connector, ensure_demo_db, ensure_tests_db, iso
 
@@ -264,13 +264,8 @@ def main() -> None:
             for name in (DB_30, DB_60, DB_7, DB_7X10, DB_SEED):
                 drop_database(arguments.admin_url, name)
             log("dropped the benchmark databases")
-    out = ROOT / "bench" / "out" / f"metrics_api-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str))
-    print("\nSummary", flush=True)
-    for line in summary(results):
-        print(f"- {line}", flush=True)
-    print(f"(figures saved to {out.relative_to(ROOT)})", flush=True)
+    out = save_results("metrics_api", results)
+    print_summary(summary(results), out)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
-"""Helpers shared by the benchmark scripts: databases, gunicorn, HTTP timing, statistics."""
+"""Helpers shared by the benchmark scripts: databases, gunicorn, HTTP timing, statistics, output."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import platform
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +76,17 @@ def compare(
     return {name: Stats.of(values[:total]) for name, values in samples.items()}
 
 
+def in_threads(work: Callable[[list], object], items: list, threads: int) -> float:
+    """Seconds to run `work` on `threads` interleaved shares of `items` at once."""
+    started = [threading.Thread(target=work, args=(items[i::threads],)) for i in range(threads)]
+    began = time.perf_counter()
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return time.perf_counter() - began
+
+
 def change(base: float, other: float) -> float:
     """Relative change from base to other, in percent."""
     return (other - base) / base * 100
@@ -131,6 +145,30 @@ def newest_sample(url: str) -> datetime:
     if row is None or row[0] is None:
         raise RuntimeError(f"{url}: no samples; drop the database and run again")
     return row[0].astimezone(UTC)
+
+
+def cpu_model() -> str:
+    """The processor's model name as /proc/cpuinfo gives it."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def save_results(kind: str, results: dict) -> Path:
+    """Write the figures to bench/out/<kind>-<UTC time>.json; return the file."""
+    out = ROOT / "bench" / "out" / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    return out
+
+
+def print_summary(lines: list[str], out: Path) -> None:
+    """The summary as a list, then where the figures were saved."""
+    print("\nSummary", flush=True)
+    for line in lines:
+        print(f"- {line}", flush=True)
+    print(f"(figures saved to {out.relative_to(ROOT)})", flush=True)
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ from common import (
     database_exists,
     database_size,
     database_url,
+    in_threads,
     log,
     migrate_database,
 )
@@ -75,11 +75,7 @@ def load_tests(url: str, *, copies: int, days: int, end_s: int, workers: int = 2
                         samples.insert_samples(conn, batch)
                     progress.advance(len(batch))
 
-    threads = [threading.Thread(target=work, args=(chunks[i::workers],)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(work, chunks, workers)
     progress.finish()
     with psycopg.connect(url) as conn:
         series.refresh_statistics(conn)

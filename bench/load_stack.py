@@ -7,7 +7,6 @@ machine's RabbitMQ, reached through a TCP proxy whose connections can be cut
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -16,10 +15,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pika
 import psycopg
 from common import ROOT, Gunicorn, free_port, gunicorn, log
-from ops import Postgres, RedisServer, throwaway_postgres
+from ops import Postgres, RedisServer, delete_queue, start_consumer, throwaway_postgres
 
 sys.path.insert(0, str(ROOT))
 from tests.rabbit import CuttableProxy  # the tests' proxy, reused
@@ -55,8 +53,7 @@ class Stack:
 
 
 def _consumer(url: str, queue: str, broker_url: str, port: int, log_path: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
+    settings = {
         "TSMETRICS_DATABASE_URL": url,
         "TSMETRICS_BROKER_URL": broker_url,
         "TSMETRICS_QUEUE": queue,
@@ -64,23 +61,7 @@ def _consumer(url: str, queue: str, broker_url: str, port: int, log_path: Path) 
         "TSMETRICS_LOG_LEVEL": "WARNING",
         "TSMETRICS_CONNECT_TIMEOUT": "2",
     }
-    with log_path.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tsmetrics.cli", "consume"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _delete_queue(topology: broker.Topology) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(BROKER))
-    channel = connection.channel()
-    channel.queue_delete(topology.queue)
-    channel.queue_delete(topology.dead_letter_queue)
-    channel.exchange_delete(topology.dead_letter_exchange)
-    connection.close()
+    return start_consumer(settings, log_path, append=True)
 
 
 def _prepare(url: str, days: int) -> None:
@@ -100,7 +81,7 @@ def running(days: int, workers: int) -> Iterator[Stack]:
         stack.callback(redis.stop)
         proxy = CuttableProxy()
         stack.callback(proxy.close)
-        stack.callback(_delete_queue, topology)
+        stack.callback(delete_queue, BROKER, topology.queue)
         env = {**API_ENV, "TSMETRICS_REDIS_URL": redis.url}
         apis = [
             stack.enter_context(gunicorn(postgres.url, workers=workers, label=f"load{i}", env=env))

@@ -1,10 +1,12 @@
-"""Helpers of the operations benchmarks: a Redis and a PostgreSQL of their own, counters, timing."""
+"""Services the benchmarks run of their own: Redis, PostgreSQL, consumers; counters, timing."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pika
 import redis
-from common import HttpClient, free_port
+from common import ROOT, HttpClient, free_port
+
+from tsmetrics import broker
 
 _SAMPLE = re.compile(r"^(tsmetrics_[a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$", re.M)
 
@@ -113,6 +118,30 @@ def throwaway_postgres() -> Iterator[Postgres]:
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_consumer(
+    settings: dict[str, str], log_path: Path, *, append: bool = False
+) -> subprocess.Popen:
+    """`tsmetrics consume` as a child process with these settings added, logging to a file."""
+    with log_path.open("ab" if append else "wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tsmetrics.cli", "consume"],
+            cwd=ROOT,
+            env={**os.environ, **settings},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def delete_queue(broker_url: str, queue: str) -> None:
+    """Delete a work queue with its dead-letter queue and exchange."""
+    topology = broker.Topology(queue)
+    with pika.BlockingConnection(pika.URLParameters(broker_url)) as connection:
+        channel = connection.channel()
+        channel.queue_delete(topology.queue)
+        channel.queue_delete(topology.dead_letter_queue)
+        channel.exchange_delete(topology.dead_letter_exchange)
 
 
 def scrape(port: int) -> dict[tuple[str, str], float]:

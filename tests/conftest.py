@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.helpers import small_app
 from tsmetrics import create_app
 from tsmetrics.store import catalog, schema
 
@@ -73,15 +74,7 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture
 def app(db, database_url: str):
     """The app on the test database, its pool closed afterwards."""
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "POOL_MIN_SIZE": 1,
-            "POOL_MAX_SIZE": 2,
-            "TESTING": True,
-            "AUTH": "off",
-        }
-    )
+    app = small_app(database_url, AUTH="off")
     app.testing = True
     yield app
     app.extensions["tsmetrics.pool"].close()

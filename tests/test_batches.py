@@ -1,39 +1,20 @@
-"""The batch format: validation paths and reasons, limits, the catalogue cache, the JSON Schema."""
+"""The batch format: validation paths and reasons, limits, the catalogue cache."""
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
-import jsonschema
 import numpy as np
 import orjson
 import pytest
 
+from tests.batch_data import CATALOGUE, LIMITS, NOW
+from tests.batch_data import batch as _batch
+from tests.batch_data import sample as _sample
 from tsmetrics import batches
 from tsmetrics.batches import BatchRejected, Limits, parse_batch
 from tsmetrics.catalogue_cache import Catalogue, CatalogueCache
-
-ROOT = Path(__file__).resolve().parent.parent
-NOW = 1_762_689_600.0  # 2025-11-09T12:00:00Z
-CATALOGUE = Catalogue(
-    abtests={"feature_a": (7, ("control", "treatment"))},
-    metrics={"response_time": 3, "add_to_cart": 4},
-)
-LIMITS = Limits(max_bytes=100_000, max_age_seconds=3600, max_future_seconds=60)
-
-
-def _sample(**changes):
-    sample = {"metric": "response_time", "value": 93.5, "time": "2025-11-09T11:59:00Z"}
-    sample.update(changes)
-    return {key: value for key, value in sample.items() if value is not ...}
-
-
-def _batch(samples=None, **changes):
-    doc = {"abTest": "feature_a", "variant": "treatment", "samples": samples or [_sample()]}
-    doc.update(changes)
-    return {key: value for key, value in doc.items() if value is not ...}
 
 
 def _parse(doc) -> batches.Batch:
@@ -208,152 +189,3 @@ def test_catalogue_cache_reloads_on_an_unknown_name_at_most_once_a_second():
     assert len(loads) == 2
     batches.parse_with_refresh(body, cache, limits)
     assert len(loads) == 2  # cached
-
-
-@pytest.fixture(scope="module")
-def schema_validator():
-    schema = json.loads((ROOT / "schemas" / "sample-batch.schema.json").read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-# Every example's names exist and its times are recent: the rules the schema
-# cannot express (catalogue, age, byte size) are tested above. No example ends
-# in a newline: Python's `$` matches before one, ECMA-262's (JSON Schema's) not.
-SCHEMA_EXAMPLES = [
-    _batch(),
-    _batch([_sample(time=NOW - 5), _sample(metric="add_to_cart", value=0, time=int(NOW) - 5)]),
-    _batch([_sample(time="2025-11-09T12:59:00.123456+01:00", value=-1e300)]),
-    _batch([_sample()] * 10_000),
-    _batch(abTest=...),
-    _batch(variant=...),
-    _batch(samples=...),
-    _batch(samples=[]),
-    _batch(samples=[_sample()] * 10_001),
-    _batch(abTest="Feature A"),
-    _batch(abTest="a" * 51),
-    _batch(variant=""),
-    _batch(variant=3),
-    _batch(extra=1),
-    _batch([_sample(extra=1)]),
-    _batch([_sample(metric=...)]),
-    _batch([_sample(value=...)]),
-    _batch([_sample(time=...)]),
-    _batch([_sample(value="1.5")]),
-    _batch([_sample(value=True)]),
-    _batch([_sample(value=None)]),
-    _batch([_sample(time="2025-11-09 11:59:00Z")]),
-    _batch([_sample(time="2025-11-09T11:59:00")]),
-    _batch([_sample(time="2025-11-09T11:59Z")]),
-    _batch([_sample(time="20251109T115900Z")]),
-    _batch([_sample(time="2025-11-09T11:59:00z")]),
-    _batch([_sample(time=None)]),
-    _batch([_sample(time=[NOW])]),
-    _batch(["sample"]),
-    [_batch()],
-    "batch",
-]
-
-
-@pytest.mark.parametrize("doc", SCHEMA_EXAMPLES)
-def test_json_schema_agrees_with_the_validator(schema_validator, doc):
-    schema_says = schema_validator.is_valid(doc)
-    try:
-        batches.validate_batch(doc, CATALOGUE, LIMITS, now=NOW)
-        validator_says = True
-    except BatchRejected:
-        validator_says = False
-    assert schema_says == validator_says
-
-
-def test_schema_example_is_valid(schema_validator):
-    schema = schema_validator.schema
-    for example in schema["examples"]:
-        assert schema_validator.is_valid(example)
-        batches.validate_batch(example, CATALOGUE, Limits(max_age_seconds=math.inf))
-
-
-# Forms a sample's fields take, valid and not: the column path must accept only
-# what the per-sample loop accepts, and give the same columns.
-_METRICS = ["response_time", "add_to_cart", "unknown_metric", 3, None, ["response_time"], True]
-_VALUES = [93.5, 2, 0, -1.25, 1e305, 2**60, True, False, "93.5", None, [1], 10**400, 2**1000 - 1]
-_TIMES = [
-    NOW - 10.25,
-    int(NOW),
-    "2025-11-09T11:59:00Z",
-    "2025-11-09T12:59:30.5+01:00",
-    "2025-11-09 11:59:00Z",
-    "2025-11-09T11:59:00",
-    NOW - 7200,
-    NOW + 3600,
-    True,
-    None,
-    [NOW],
-    10**400,
-    float("nan"),
-    float("inf"),
-]
-
-
-def _random_sample(rng: np.random.Generator) -> object:
-    roll = rng.random()
-    if roll < 0.02:
-        return rng.choice(["a sample", 7, None], 1).tolist()[0]
-    sample = {
-        "metric": _METRICS[rng.integers(len(_METRICS))] if roll < 0.3 else "response_time",
-        "value": _VALUES[rng.integers(len(_VALUES))] if roll < 0.6 else 93.5,
-        "time": _TIMES[rng.integers(len(_TIMES))] if roll < 0.9 else NOW - 1,
-    }
-    if rng.random() < 0.05:
-        del sample[["metric", "value", "time"][rng.integers(3)]]
-    if rng.random() < 0.05:
-        sample["extra"] = 1
-    return sample
-
-
-def _columns_by_loop(raw, monkeypatch):
-    errors: dict = {}
-    with monkeypatch.context() as patch:
-        patch.setattr(batches, "valid_columns", lambda *args: None)
-        window = (NOW - LIMITS.max_age_seconds, NOW + LIMITS.max_future_seconds)
-        columns = batches._samples(raw, CATALOGUE.metrics, window, LIMITS, errors, set())
-    return columns, errors
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_column_path_accepts_only_what_the_loop_accepts(seed, monkeypatch):
-    rng = np.random.default_rng(seed)
-    window = (NOW - LIMITS.max_age_seconds, NOW + LIMITS.max_future_seconds)
-    for size in (1, 2, 5, 30):
-        # Mostly valid lists with rare faults, so both outcomes occur often.
-        raw = [
-            _random_sample(rng) if rng.random() < 0.15 else {**_sample(), "time": NOW - size}
-            for _ in range(size)
-        ]
-        fast = batches.valid_columns(
-            raw, CATALOGUE.metrics, window, batches._BIG, batches._iso_seconds
-        )
-        (times, values, metric_ids), errors = _columns_by_loop(raw, monkeypatch)
-        if fast is None:
-            continue
-        assert not errors, f"column path accepted what the loop refuses: {raw!r}"
-        assert np.array_equal(fast[0], np.asarray(times, dtype=np.float64))
-        assert np.array_equal(fast[1], np.asarray(values, dtype=np.float64))
-        assert np.array_equal(fast[2], np.asarray(metric_ids, dtype=np.int16))
-
-
-def test_column_path_takes_valid_batches_of_every_time_form():
-    window = (NOW - LIMITS.max_age_seconds, NOW + LIMITS.max_future_seconds)
-    raw = [
-        _sample(time=NOW - 1.5),
-        _sample(metric="add_to_cart", value=3, time=int(NOW) - 2),
-        _sample(time="2025-11-09T12:59:30.5+01:00"),
-        _sample(value=-0.0, time="2025-11-09T11:59:00Z"),
-    ]
-    columns = batches.valid_columns(
-        raw, CATALOGUE.metrics, window, batches._BIG, batches._iso_seconds
-    )
-    assert columns is not None
-    assert columns[0].tolist() == [NOW - 1.5, NOW - 2, NOW - 29.5, NOW - 60]
-    assert columns[1].tolist() == [93.5, 3.0, 93.5, -0.0]
-    assert columns[2].tolist() == [3, 4, 3, 3]

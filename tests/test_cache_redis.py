@@ -9,10 +9,9 @@ import pytest
 import redis
 
 from tests.cache_data import BASE, TEN_DAYS, delta, fill, lookups
-from tests.helpers import at, store
+from tests.helpers import at, small_app, store
 from tests.services import port_open, require_service
 from tests.tarpit import Tarpit
-from tsmetrics import create_app
 from tsmetrics.telemetry.metrics import CACHE_ERRORS
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -20,16 +19,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def make_app(database_url: str, **settings):
     """An app on the test database; no local cache, so every hit is a Redis hit."""
-    config = {
-        "DATABASE_URL": database_url,
-        "POOL_MIN_SIZE": 1,
-        "POOL_MAX_SIZE": 2,
-        "CACHE_LOCAL_MAX_POINTS": 0,
-        "RATE_LIMIT_READ": "",
-        "TESTING": True,
-        **settings,
-    }
-    return create_app(config)
+    return small_app(database_url, CACHE_LOCAL_MAX_POINTS=0, RATE_LIMIT_READ="", **settings)
 
 
 @pytest.fixture

@@ -7,22 +7,14 @@ import time
 
 import pytest
 
+from tests.helpers import small_app
 from tests.tarpit import Tarpit
-from tsmetrics import create_app
 
 PROBLEM = "application/problem+json"
 
 
 def _app(database_url: str, **settings):
-    config = {
-        "DATABASE_URL": database_url,
-        "POOL_MIN_SIZE": 1,
-        "POOL_MAX_SIZE": 2,
-        "CONNECT_TIMEOUT": 1,
-        "TESTING": True,
-        **settings,
-    }
-    return create_app(config)
+    return small_app(database_url, CONNECT_TIMEOUT=1, **settings)
 
 
 @pytest.fixture

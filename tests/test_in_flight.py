@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pika
 import psycopg
 
@@ -29,7 +31,8 @@ def test_a_flush_is_acknowledged_only_once_every_earlier_one_committed():
 
 
 def test_a_flush_rolled_back_by_a_deadlock_is_written_again(monkeypatch):
-    writer = _WriterThread({}, None, None, lambda: False, "test", None)
+    # Only the write loop runs: its pool need only say whether to stop.
+    writer = _WriterThread(SimpleNamespace(stopped=lambda: False))
     attempts = []
 
     def store(flush: Flush) -> None:

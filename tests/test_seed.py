@@ -15,9 +15,9 @@ from tsmetrics.seed import seed
 NOW = at("2025-11-11 12:00:00")
 
 
-def _seed(database_url, **options):
+def _seed(database_url, now=NOW, **options):
     lines = []
-    report = seed(lambda: psycopg.connect(database_url), now=NOW, out=lines.append, **options)
+    report = seed(lambda: psycopg.connect(database_url), now=now, out=lines.append, **options)
     return report, lines
 
 
@@ -57,7 +57,7 @@ def test_a_later_seed_tops_up_to_now(db, database_url):
     _seed(database_url, days=1, interval=60)
     first = _count(db)
     later = NOW + timedelta(hours=1)
-    seed(lambda: psycopg.connect(database_url), days=1, interval=60, now=later, out=lambda _: None)
+    _seed(database_url, days=1, interval=60, now=later)
     assert _count(db) == first + 2 * 4 * 60
     duplicates = db.execute(
         "SELECT count(*) FROM (SELECT 1 FROM samples GROUP BY time, abtest_id, metric_id"
@@ -115,24 +115,10 @@ def test_the_sketch_example_request_works_verbatim(client, database_url):
 
 def test_the_sketch_window_is_seeded_once_and_never_overlaps(db, database_url, client):
     later = at("2026-11-27 12:00:00")
-    report = seed(
-        lambda: psycopg.connect(database_url),
-        days=1,
-        interval=600,
-        sketch_window=True,
-        now=later,
-        out=lambda _: None,
-    )
+    report, _ = _seed(database_url, days=1, interval=600, sketch_window=True, now=later)
     window_samples = 2 * 4 * (29 * 86_400 // 30)
     assert report.samples == 2 * 4 * (86_400 // 600) + window_samples
-    again = seed(
-        lambda: psycopg.connect(database_url),
-        days=1,
-        interval=600,
-        sketch_window=True,
-        now=later,
-        out=lambda _: None,
-    )
+    again, _ = _seed(database_url, days=1, interval=600, sketch_window=True, now=later)
     assert again.samples == 0
     in_window = db.execute(
         "SELECT count(*) FROM samples WHERE time >= '2025-10-13 12:00+00'"
@@ -157,12 +143,6 @@ def test_the_sketch_window_is_seeded_once_and_never_overlaps(db, database_url, c
 
 
 def test_the_sketch_window_is_skipped_when_the_recent_range_covers_it(db, database_url):
-    report = seed(
-        lambda: psycopg.connect(database_url),
-        days=2,
-        interval=600,
-        sketch_window=True,
-        now=NOW,  # 2025-11-11 12:00: the recent range overlaps the window's end
-        out=lambda _: None,
-    )
+    # NOW, 2025-11-11 12:00: the recent range overlaps the window's end.
+    report, _ = _seed(database_url, days=2, interval=600, sketch_window=True)
     assert report.samples == 2 * 4 * (2 * 86_400 // 600)

@@ -104,11 +104,21 @@ def resolve_window(
     """
     end = end or abtest.ended_at or now or datetime.now(UTC)
     if start is None:
-        firsts = [s.first_time for s in series.list_series(conn, abtest.id)]
-        start = abtest.started_at or min(firsts, default=end)
+        # The series are read only for a test that was never started.
+        start = abtest.started_at or min(
+            (s.first_time for s in series.list_series(conn, abtest.id)), default=end
+        )
     low = math.floor(start.timestamp() / store.MINUTE) * store.MINUTE
     high = math.ceil(end.timestamp() / store.MINUTE) * store.MINUTE
     return low, max(low, high)
+
+
+def resolve_abtest(conn: psycopg.Connection, name: str) -> catalog.ABTest:
+    """The A/B test called `name`; else UnknownName."""
+    abtest = catalog.get_abtest(conn, name)
+    if abtest is None:
+        raise UnknownName("name", f"A/B test {name!r} does not exist.")
+    return abtest
 
 
 def resolve_metrics(
@@ -125,10 +135,11 @@ def resolve_metrics(
     return found
 
 
-def _summary(name: str, metric: catalog.Metric, row, minutes: float) -> VariantSummary:
+def _summary(
+    name: str, metric: catalog.Metric, row, moments: stats.Moments, minutes: float
+) -> VariantSummary:
     if row is None:
         return VariantSummary(name, 0, None, None, None, None, None, None, None)
-    moments = stats.Moments.from_sums(row.n, row.total, row.total_sq)
     several = moments.n >= 2
     counter = metric.kind == "sum"
     return VariantSummary(
@@ -170,7 +181,10 @@ def _compare_metric(abtest, metric, totals, minutes, alpha) -> MetricComparison:
         stats.Moments.from_sums(r.n, r.total, r.total_sq) if r else stats.Moments.from_sums(0, 0, 0)
         for r in rows
     ]
-    variants = [_summary(n, metric, r, minutes) for n, r in zip(abtest.variants, rows, strict=True)]
+    variants = [
+        _summary(name, metric, row, m, minutes)
+        for name, row, m in zip(abtest.variants, rows, moments, strict=True)
+    ]
     comparisons = []
     for position in range(1, len(abtest.variants)):
         name = abtest.variants[position]
@@ -221,9 +235,7 @@ def compare(
     alpha: float = stats.ALPHA,
 ) -> ComparisonReport:
     """Every treatment against control for each metric over [start, end), whole minutes."""
-    abtest = catalog.get_abtest(conn, abtest_name)
-    if abtest is None:
-        raise UnknownName("name", f"A/B test {abtest_name!r} does not exist.")
+    abtest = resolve_abtest(conn, abtest_name)
     metrics = resolve_metrics(conn, abtest, metric_names)
     low, high = resolve_window(conn, abtest, start, end)
     # Through the query cache: the same rows, validated against the database.

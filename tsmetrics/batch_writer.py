@@ -105,12 +105,15 @@ class BatchWriter:
         name: str,
         threads: int = 1,
     ) -> None:
+        # Shared by the threads, which read them from here.
+        self.settings, self.cache, self.limits, self.stopped = settings, cache, limits, stopped
+        self.name = name
         self._inbox: queue.Queue = queue.Queue()
         self._prune_lock = threading.Lock()
         self._pruned_at = time.monotonic()
         self._threads = [
             threading.Thread(
-                target=_WriterThread(settings, cache, limits, stopped, name, self).run,
+                target=_WriterThread(self).run,
                 name=f"batch-writer-{index}",
                 daemon=True,
             )
@@ -147,17 +150,8 @@ class BatchWriter:
 class _WriterThread:
     """One writer: its own database connection, flushes from the shared inbox."""
 
-    def __init__(
-        self,
-        settings: dict[str, Any],
-        cache: CatalogueCache,
-        limits: Limits,
-        stopped: Callable[[], bool],
-        name: str,
-        pool: BatchWriter,
-    ) -> None:
-        self.settings, self.cache, self.limits, self.stopped = settings, cache, limits, stopped
-        self.name, self.pool = name, pool
+    def __init__(self, pool: BatchWriter) -> None:
+        self.pool = pool
         self._db: psycopg.Connection | None = None
 
     def run(self) -> None:
@@ -183,7 +177,7 @@ class _WriterThread:
             except psycopg.Error as error:
                 self._close_db()
                 _forget_outcome(flush)
-                if self.stopped():
+                if self.pool.stopped():
                     log.warning(
                         "stopping with the database down; %d messages return to the queue",
                         len(flush.deliveries),
@@ -197,12 +191,12 @@ class _WriterThread:
                     len(flush.deliveries),
                     delay,
                 )
-                broker.sleep_unless(self.stopped, delay)
+                broker.sleep_unless(self.pool.stopped, delay)
 
     def _store(self, flush: Flush) -> None:
         for delivery in flush.deliveries:
             if delivery.samples is None and not delivery.refused:
-                reason = validate(delivery, self.cache, self.limits)
+                reason = validate(delivery, self.pool.cache, self.pool.limits)
                 if reason:
                     flush.refusals.append((delivery, reason))
         refused = {id(delivery) for delivery, _ in flush.refusals}
@@ -232,7 +226,8 @@ class _WriterThread:
                 flush.duplicates += 1
 
     def _prune(self) -> None:
-        horizon = int(self.limits.max_age_seconds + self.limits.max_future_seconds + PRUNE_MARGIN)
+        limits = self.pool.limits
+        horizon = int(limits.max_age_seconds + limits.max_future_seconds + PRUNE_MARGIN)
         try:
             removed = prune_batch_ids(self._connect(), horizon)
             log.info("forgot %d batch ids older than %d s", removed, horizon)
@@ -242,7 +237,7 @@ class _WriterThread:
 
     def _connect(self) -> psycopg.Connection:
         if self._db is None or self._db.closed or self._db.broken:
-            self._db = connect(self.settings, self.name)
+            self._db = connect(self.pool.settings, self.pool.name)
         return self._db
 
     def _close_db(self) -> None:

@@ -21,6 +21,7 @@ from flask import Response, current_app, request
 from tsmetrics import cache
 from tsmetrics import granularity as gran
 from tsmetrics.metric_series import MetricPage, resolve_names
+from tsmetrics.store import catalog
 from tsmetrics.store.cache_versions import read_stamps
 
 # Bodies count against the local cache's budget of buckets at about this size each.
@@ -48,11 +49,14 @@ def render(page: MetricPage) -> Answer:
     return Answer(body, hashlib.sha1(body, usedforsecurity=False).hexdigest(), live)
 
 
-def _key(conn: psycopg.Connection, args: dict[str, Any], resolved: str) -> str:
+def _key(
+    conn: psycopg.Connection,
+    args: dict[str, Any],
+    resolved: str,
+    abtest: catalog.ABTest,
+    metric: catalog.Metric,
+) -> str:
     """Everything the body shows, and the version stamps of its days, hashed."""
-    abtest, metric, _ = resolve_names(
-        conn, args["abTestName"], args["metricName"], args.get("variant")
-    )
     seconds = gran.GRANULARITIES[resolved]
     start = int(gran.floor_to(args["start"], seconds).timestamp())
     end = max(start, math.ceil(args["end"].timestamp()))
@@ -67,20 +71,26 @@ def metrics_answer(
     conn: psycopg.Connection,
     args: dict[str, Any],
     auto_max_buckets: int,
-    fetch: Callable[[], MetricPage],
+    fetch: Callable[[catalog.ABTest, catalog.Metric], MetricPage],
 ) -> Answer:
-    """The body for these /metrics arguments: cached while its days are unchanged, else fetched."""
+    """The body for these /metrics arguments: cached while its days are unchanged, else fetched.
+
+    The names are looked up once here, for the key and for `fetch(abtest, metric)`.
+    """
+    abtest, metric, _ = resolve_names(
+        conn, args["abTestName"], args["metricName"], args.get("variant")
+    )
     query_cache = cache.current()
     resolved = gran.resolve(args["granularity"], args["start"], args["end"], auto_max_buckets)
     # A range reaching now ends at a new second with each request and changes
     # with each write: its body is not worth keeping (its chunks still are).
     if query_cache is None or cache.is_live(args["end"].timestamp(), resolved):
-        return render(fetch())
-    key = _key(conn, args, resolved)
+        return render(fetch(abtest, metric))
+    key = _key(conn, args, resolved, abtest, metric)
     (found,) = query_cache.lookup("bodies", [key], [False], _decode)
     if found is not None:
         return found
-    answer = render(fetch())
+    answer = render(fetch(abtest, metric))
     query_cache.store([(key, answer, False)], _encode)
     return answer
 

@@ -215,7 +215,6 @@ class Consumer:
     def _hand_off(self, writer: BatchWriter) -> None:
         flush = Flush(self.pending, self.generation)
         self.pending, self.pending_samples = [], 0
-        self.first_pending_at = time.monotonic()
         self.in_flight.add(flush)
         connection = self.connection
 

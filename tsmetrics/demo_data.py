@@ -120,9 +120,4 @@ def generate(
                     variant=variant,
                 )
             )
-    return SampleColumns(
-        *(
-            np.concatenate([getattr(p, f) for p in parts])
-            for f in SampleColumns.__dataclass_fields__
-        )
-    )
+    return SampleColumns.concat(parts)

@@ -24,22 +24,21 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Conflict(Exception):
+class _Refused(Exception):
+    """A refused change; `field` names the input it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Conflict(_Refused):
     """The request clashes with the current state (a duplicate, an illegal move): 409."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
-
-class Invalid(Exception):
+class Invalid(_Refused):
     """Input that is valid alone but not with the stored state: 400, per field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def expected_shares(test: catalog.ABTest) -> list[float]:

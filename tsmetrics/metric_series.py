@@ -1,14 +1,13 @@
 """Resolve a series request (names, range, granularity) and read its buckets.
 
-The JSON API and the dashboard both call `fetch_metric_page`, so the numbers
-they show come from one computation.
+The JSON API and the dashboard both look the names up with `resolve_names` and
+read with `fetch_resolved_page`, so the numbers they show come from one computation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import psycopg
 
@@ -66,33 +65,21 @@ def resolve_names(
     metric = catalog.get_metric(conn, metric_name)
     if metric is None:
         raise UnknownName("metricName", f"Metric {metric_name!r} does not exist.")
-    variant_index = None
-    if variant is not None:
-        variant_index = abtest.variant_index(variant)
-        if variant_index is None:
-            raise UnknownName(
-                "variant",
-                f"A/B test {abtest.name!r} has no variant {variant!r} "
-                f"(it has {', '.join(abtest.variants)}).",
-            )
-    return abtest, metric, variant_index
+    return abtest, metric, _variant_position(abtest, variant)
 
 
-def fetch_metric_page(
-    conn: psycopg.Connection,
-    *,
-    abtest_name: str,
-    metric_name: str,
-    variant: str | None = None,
-    **window: Any,
-) -> MetricPage:
-    """Buckets of one series over [start, end), start floored to the granularity.
-
-    `window` holds fetch_resolved_page's start, end, granularity, skip, limit and
-    auto_max_buckets.
-    """
-    abtest, metric, _ = resolve_names(conn, abtest_name, metric_name, variant)
-    return fetch_resolved_page(conn, abtest=abtest, metric=metric, variant=variant, **window)
+def _variant_position(abtest: catalog.ABTest, variant: str | None) -> int | None:
+    # None (every variant combined) when no variant is asked for.
+    if variant is None:
+        return None
+    position = abtest.variant_index(variant)
+    if position is None:
+        raise UnknownName(
+            "variant",
+            f"A/B test {abtest.name!r} has no variant {variant!r} "
+            f"(it has {', '.join(abtest.variants)}).",
+        )
+    return position
 
 
 def fetch_resolved_page(
@@ -108,14 +95,12 @@ def fetch_resolved_page(
     limit: int = 10_000,
     auto_max_buckets: int = 1000,
 ) -> MetricPage:
-    """fetch_metric_page for a test and metric already looked up (a chart draws several lines)."""
-    variant_index = None if variant is None else abtest.variant_index(variant)
-    if variant is not None and variant_index is None:
-        raise UnknownName(
-            "variant",
-            f"A/B test {abtest.name!r} has no variant {variant!r} "
-            f"(it has {', '.join(abtest.variants)}).",
-        )
+    """Buckets of one series over [start, end), start floored to the granularity.
+
+    For a test and metric already looked up (`resolve_names`): /metrics looks
+    them up once for its cache key and the read, a chart once for all its lines.
+    """
+    variant_index = _variant_position(abtest, variant)
     resolved = gran.resolve(granularity, start, end, auto_max_buckets)
     floored = gran.floor_to(start, gran.GRANULARITIES[resolved])
     # Through the query cache: the same page, validated against the database.

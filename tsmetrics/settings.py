@@ -262,8 +262,7 @@ def load_settings(
     """Defaults, then TSMETRICS_* environment (and *_FILE), then explicit overrides."""
     values = {s.name: s.default for s in SETTINGS}
     values.update(_from_environment(os.environ if environ is None else environ))
-    for name, value in (overrides or {}).items():
-        values[name] = value
+    values.update(overrides or {})
     return {
         name: _coerce(BY_NAME[name], value) if name in BY_NAME else value
         for name, value in values.items()
@@ -284,9 +283,7 @@ def markdown_table() -> str:
     for setting in SETTINGS:
         default = "(unset)" if setting.default is None else f"`{setting.default}`"
         secret = (
-            " Secret: also read from `TSMETRICS_" + setting.name + "_FILE`."
-            if setting.secret
-            else ""
+            f" Secret: also read from `{ENV_PREFIX}{setting.name}_FILE`." if setting.secret else ""
         )
         lines.append(f"| `{ENV_PREFIX}{setting.name}` | {default} | {setting.help}{secret} |")
     return "\n".join(lines)

@@ -15,7 +15,6 @@ import psycopg
 
 from tsmetrics import analysis, stats
 from tsmetrics import granularity as gran
-from tsmetrics.metric_series import UnknownName
 from tsmetrics.store import analysis as store
 from tsmetrics.store import catalog
 
@@ -125,9 +124,7 @@ def timeline(
 
     The window is that of `analysis.compare`, widened to whole buckets.
     """
-    abtest = catalog.get_abtest(conn, abtest_name)
-    if abtest is None:
-        raise UnknownName("name", f"A/B test {abtest_name!r} does not exist.")
+    abtest = analysis.resolve_abtest(conn, abtest_name)
     metrics = analysis.resolve_metrics(conn, abtest, metric_names)
     resolved, low, high = _window(*analysis.resolve_window(conn, abtest, start, end), granularity)
     seconds = gran.GRANULARITIES[resolved]

@@ -144,6 +144,11 @@
     return el;
   }
 
+  // static/js/lift-chart.js, loaded after this file, draws with the same colours and helpers.
+  window.tsmCharts = {
+    colour: colour, translucent: translucent, all: all, cell: cell, timeFormat: timeFormat, timeZone: timeZone,
+  };
+
   // "Show as table": the same numbers as the chart, built when first opened.
   function buildTable(holder, payload) {
     if (holder.firstChild) return;

@@ -7,27 +7,13 @@
 (function () {
   "use strict";
 
-  // The colours of charts.js and dashboard.css: treatment k is variant k + 1.
-  var COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#882255", "#444444"];
+  // charts.js's colours (treatment k is variant k + 1) and helpers: every page with
+  // this script loads charts.js before it.
+  var shared = window.tsmCharts;
+  var colour = shared.colour, translucent = shared.translucent, all = shared.all, cell = shared.cell;
+  var timeFormat = shared.timeFormat, timeZone = shared.timeZone;
   var percentFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2, signDisplay: "exceptZero" });
   var pFormat = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 3 });
-  var timeFormat = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-  });
-  var timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
-
-  function colour(slot) { return COLOURS[slot % COLOURS.length]; }
-
-  function translucent(hex, alpha) {
-    var n = parseInt(hex.slice(1), 16);
-    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
-  }
-
-  function all(root, selector) {
-    var found = root.querySelectorAll ? Array.prototype.slice.call(root.querySelectorAll(selector)) : [];
-    if (root.matches && root.matches(selector)) found.unshift(root);
-    return found;
-  }
 
   function percent(x) { return x === null || x === undefined ? null : x * 100; }
 
@@ -98,13 +84,6 @@
         },
       },
     };
-  }
-
-  function cell(tag, text, className) {
-    var el = document.createElement(tag);
-    el.textContent = text;
-    if (className) el.className = className;
-    return el;
   }
 
   // "Show as table": the chart's numbers, a row per bucket end, built when first opened.

@@ -21,23 +21,13 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.services import require_service
 from tsmetrics import create_app
 from tsmetrics.db import EXTENSION_KEY
 from tsmetrics.seed import seed
 from tsmetrics.store import schema
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 
 

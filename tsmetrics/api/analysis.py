@@ -13,7 +13,6 @@ from flask_smorest import abort
 from tsmetrics import analysis, db, stats, timeline
 from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.management import expected_shares
-from tsmetrics.metric_series import UnknownName
 from tsmetrics.schemas.analysis import (
     CompareQueryArgsSchema,
     CompareResponseSchema,
@@ -177,18 +176,15 @@ class Compare(MethodView):
         `refusal`, with null numbers. Sample ratio mismatch: chi-squared test of the
         counts against the expected split, flagged at p < 0.001.
         """
-        try:
-            with db.connection() as conn:
-                report = analysis.compare(
-                    conn,
-                    abtest_name=name,
-                    metric_names=args["metric"],
-                    start=args.get("start"),
-                    end=args.get("end"),
-                    correction=args["correction"],
-                )
-        except UnknownName as unknown:
-            abort(404, message=unknown.message, errors={unknown.field: [unknown.message]})
+        with db.connection() as conn:
+            report = analysis.compare(
+                conn,
+                abtest_name=name,
+                metric_names=args["metric"],
+                start=args.get("start"),
+                end=args.get("end"),
+                correction=args["correction"],
+            )
         return _json(comparison_json(report))
 
 
@@ -216,8 +212,6 @@ class CompareOverTime(MethodView):
                     end=args.get("end"),
                     granularity=args["granularity"],
                 )
-        except UnknownName as unknown:
-            abort(404, message=unknown.message, errors={unknown.field: [unknown.message]})
         except timeline.TooManyPoints as error:
             abort(400, message=str(error), errors={"granularity": [str(error)]})
         return _json(timeline_json(result))

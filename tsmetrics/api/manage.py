@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
 from tsmetrics import db, management
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.metric_series import UnknownName
 from tsmetrics.schemas.manage import (
     ABTestCreateSchema,
     ABTestUpdateSchema,
@@ -31,29 +29,6 @@ blp = ApiBlueprint(
 )
 
 
-def _refuse(error: Exception):
-    """Abort with the problem a management error stands for."""
-    if isinstance(error, UnknownName):
-        abort(404, message=error.message, errors={error.field: [error.message]})
-    if isinstance(error, management.Conflict):
-        abort(409, message=error.message, errors={error.field: [error.message]})
-    if isinstance(error, management.Invalid):
-        abort(400, message=error.message, errors={error.field: [error.message]})
-    raise error
-
-
-_ERRORS = (UnknownName, management.Conflict, management.Invalid)
-
-
-def _apply(action, *args):
-    """Run one management action in a transaction; refusals become problem responses."""
-    try:
-        with db.connection() as conn:
-            return action(conn, *args)
-    except _ERRORS as error:
-        _refuse(error)
-
-
 @blp.route("/abtest")
 class ABTestCreate(MethodView):
     """Creating A/B tests."""
@@ -63,7 +38,8 @@ class ABTestCreate(MethodView):
     @blp.alt_response(409, description="An A/B test of this name exists.")
     def post(self, fields):
         """Create an A/B test (draft unless status is running)"""
-        test = _apply(management.create_abtest, fields)
+        with db.connection() as conn:
+            test = management.create_abtest(conn, fields)
         return test, 201, {"Location": url_for("abtests.ABTestDetail", name=test.name)}
 
 
@@ -83,7 +59,8 @@ class ABTestChange(MethodView):
         completed -> archived. An archived test is read-only and hidden from
         GET /abtest (its data stay).
         """
-        return _apply(management.update_abtest, name, changes)
+        with db.connection() as conn:
+            return management.update_abtest(conn, name, changes)
 
 
 @blp.route("/metrics/catalogue")
@@ -95,7 +72,8 @@ class MetricCreate(MethodView):
     @blp.alt_response(409, description="A metric of this name exists.")
     def post(self, fields):
         """Create a metric in the catalogue"""
-        metric = _apply(management.create_metric, fields)
+        with db.connection() as conn:
+            metric = management.create_metric(conn, fields)
         return metric, 201, {"Location": url_for("metrics.MetricEntry", name=metric.name)}
 
 
@@ -108,4 +86,5 @@ class MetricChange(MethodView):
     @blp.alt_response(404, description="No such metric.")
     def patch(self, changes, name):
         """Change a metric's fields; archived true archives it, false restores it"""
-        return _apply(management.update_metric, name, changes)
+        with db.connection() as conn:
+            return management.update_metric(conn, name, changes)

@@ -12,7 +12,7 @@ from flask_smorest import abort
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.cache_http import conditional_json, metrics_answer
-from tsmetrics.metric_series import MetricPage, UnknownName, fetch_metric_page
+from tsmetrics.metric_series import MetricPage, fetch_resolved_page
 from tsmetrics.schemas.manage import ListQueryArgsSchema
 from tsmetrics.schemas.metrics import (
     NAMES_RESPONSE,
@@ -44,30 +44,27 @@ class Metrics(MethodView):
         bucket overlapping [start, end) is returned whole, oldest first.
         """
         settings = current_app.config["TSMETRICS"]
-        try:
-            with db.connection() as conn:
+        with db.connection() as conn:
 
-                def fetch() -> MetricPage:
-                    return fetch_metric_page(
-                        conn,
-                        abtest_name=args["abTestName"],
-                        metric_name=args["metricName"],
-                        start=args["start"],
-                        end=args["end"],
-                        granularity=args["granularity"],
-                        variant=args.get("variant"),
-                        skip=args["skip"],
-                        limit=args["limit"],
-                        auto_max_buckets=settings["AUTO_MAX_BUCKETS"],
-                    )
+            def fetch(abtest: catalog.ABTest, metric: catalog.Metric) -> MetricPage:
+                return fetch_resolved_page(
+                    conn,
+                    abtest=abtest,
+                    metric=metric,
+                    start=args["start"],
+                    end=args["end"],
+                    granularity=args["granularity"],
+                    variant=args.get("variant"),
+                    skip=args["skip"],
+                    limit=args["limit"],
+                    auto_max_buckets=settings["AUTO_MAX_BUCKETS"],
+                )
 
-                # A repeated request is answered with the body rendered before,
-                # while no write has touched its days (tsmetrics/cache_http.py);
-                # otherwise orjson writes the datapoint dataclasses directly: a
-                # 10,000-bucket page in about a millisecond, not through marshmallow.
-                answer = metrics_answer(conn, args, settings["AUTO_MAX_BUCKETS"], fetch)
-        except UnknownName as unknown:
-            abort(404, message=unknown.message, errors={unknown.field: [unknown.message]})
+            # A repeated request is answered with the body rendered before,
+            # while no write has touched its days (tsmetrics/cache_http.py);
+            # otherwise orjson writes the datapoint dataclasses directly: a
+            # 10,000-bucket page in about a millisecond, not through marshmallow.
+            answer = metrics_answer(conn, args, settings["AUTO_MAX_BUCKETS"], fetch)
         return conditional_json(answer)
 
 

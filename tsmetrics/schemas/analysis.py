@@ -11,7 +11,7 @@ from tsmetrics.granularity import AUTO, CHOICES
 from tsmetrics.schemas.manage import FlatList
 
 # Shared with GET /metrics so that both refuse and repair dates alike.
-from tsmetrics.schemas.metrics import _DATETIME_ERRORS, SLUG, TimeRangeArgsSchema
+from tsmetrics.schemas.metrics import SLUG, TimeRangeArgsSchema, datetime_arg
 from tsmetrics.stats import CORRECTIONS
 
 _WINDOW = (
@@ -32,22 +32,8 @@ class _WindowArgsSchema(TimeRangeArgsSchema):
             "example": ["response_time", "add_to_cart"],
         },
     )
-    start = fields.AwareDateTime(
-        format="iso",
-        error_messages=_DATETIME_ERRORS,
-        metadata={
-            "description": "ISO 8601 with offset." + _WINDOW,
-            "example": "2025-11-01T00:00:00Z",
-        },
-    )
-    end = fields.AwareDateTime(
-        format="iso",
-        error_messages=_DATETIME_ERRORS,
-        metadata={
-            "description": "ISO 8601 with offset, exclusive.",
-            "example": "2025-11-08T00:00:00Z",
-        },
-    )
+    start = datetime_arg("ISO 8601 with offset." + _WINDOW, "2025-11-01T00:00:00Z")
+    end = datetime_arg("ISO 8601 with offset, exclusive.", "2025-11-08T00:00:00Z")
 
     @ma.validates_schema
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:

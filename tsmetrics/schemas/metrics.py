@@ -21,6 +21,15 @@ _DATETIME_ERRORS = {
 _SPACE_FOR_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 
 
+def datetime_arg(description: str, example: str) -> fields.AwareDateTime:
+    """A `start` or `end` query argument: ISO 8601 with an offset, refused alike everywhere."""
+    return fields.AwareDateTime(
+        format="iso",
+        error_messages=_DATETIME_ERRORS,
+        metadata={"description": description, "example": example},
+    )
+
+
 class TimeRangeArgsSchema(ma.Schema):
     """Query arguments with `start` and `end`: an unencoded "+" offset is repaired."""
 
@@ -60,23 +69,12 @@ class MetricsQueryArgsSchema(TimeRangeArgsSchema):
     metric = fields.String(
         validate=SLUG, load_only=True, metadata={"description": "Alias of `metricName`."}
     )
-    start = fields.AwareDateTime(
-        format="iso",
-        error_messages=_DATETIME_ERRORS,
-        metadata={
-            "description": "ISO 8601 with offset. Default: `end` minus 3 days. Floored to "
-            "the granularity: the first bucket is the one containing `start`.",
-            "example": "2025-10-13T12:00:00Z",
-        },
+    start = datetime_arg(
+        "ISO 8601 with offset. Default: `end` minus 3 days. Floored to the granularity:"
+        " the first bucket is the one containing `start`.",
+        "2025-10-13T12:00:00Z",
     )
-    end = fields.AwareDateTime(
-        format="iso",
-        error_messages=_DATETIME_ERRORS,
-        metadata={
-            "description": "ISO 8601 with offset, exclusive. Default: now.",
-            "example": "2025-11-11T12:00:00Z",
-        },
-    )
+    end = datetime_arg("ISO 8601 with offset, exclusive. Default: now.", "2025-11-11T12:00:00Z")
     granularity = fields.String(
         load_default="5m",
         validate=validate.OneOf(CHOICES),

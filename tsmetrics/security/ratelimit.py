@@ -18,16 +18,10 @@ from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from tsmetrics import problems
 from tsmetrics.db import redact_url
 from tsmetrics.security import identity
+from tsmetrics.security.startup import RATE_LIMIT_SETTINGS
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "tsmetrics.limiter"
-SETTING_OF_CLASS = {
-    "read": "RATE_LIMIT_READ",
-    "ingest": "RATE_LIMIT_INGEST",
-    "admin": "RATE_LIMIT_ADMIN",
-    "dashboard": "RATE_LIMIT_DASHBOARD",
-    "login": "RATE_LIMIT_LOGIN",
-}
 # A Redis that stops answering must not hold requests up for long: the limiter
 # then counts in memory until Redis is back.
 _REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
@@ -49,7 +43,7 @@ def _limit() -> str:
     if own:
         return own
     rate_class = _rate_class()
-    return current_app.config["TSMETRICS"][SETTING_OF_CLASS[rate_class]] if rate_class else ""
+    return current_app.config["TSMETRICS"][RATE_LIMIT_SETTINGS[rate_class]] if rate_class else ""
 
 
 def _exempt() -> bool:

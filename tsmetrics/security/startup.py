@@ -12,13 +12,14 @@ from tsmetrics.settings import BY_NAME, SettingError
 DEVELOPMENT_SECRET_KEY = BY_NAME["SECRET_KEY"].default
 MIN_SECRET_KEY_LENGTH = 32
 MODES = ("production", "development")
-RATE_LIMIT_SETTINGS = (
-    "RATE_LIMIT_READ",
-    "RATE_LIMIT_INGEST",
-    "RATE_LIMIT_ADMIN",
-    "RATE_LIMIT_DASHBOARD",
-    "RATE_LIMIT_LOGIN",
-)
+# The setting holding each rate-limit class's limit (the classes: security/policy.py).
+RATE_LIMIT_SETTINGS = {
+    "read": "RATE_LIMIT_READ",
+    "ingest": "RATE_LIMIT_INGEST",
+    "admin": "RATE_LIMIT_ADMIN",
+    "dashboard": "RATE_LIMIT_DASHBOARD",
+    "login": "RATE_LIMIT_LOGIN",
+}
 _MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -34,7 +35,7 @@ def check(settings: dict[str, Any]) -> None:
         check_loopback(settings["BIND"])
     if settings["SESSION_LIFETIME"] < 60:
         raise SettingError("TSMETRICS_SESSION_LIFETIME is in seconds and must be at least 60.")
-    for name in RATE_LIMIT_SETTINGS:
+    for name in RATE_LIMIT_SETTINGS.values():
         check_rate_limit(settings[name], f"TSMETRICS_{name}")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import psycopg
 
 from tsmetrics.store.samples import SampleColumns, insert_samples
@@ -29,18 +28,6 @@ def record_batch_ids(
     return {row[0] for row in rows}
 
 
-def concat_samples(parts: Sequence[SampleColumns]) -> SampleColumns:
-    """Several batches as one, so a flush is a single COPY and a single rollup merge."""
-    if len(parts) == 1:
-        return parts[0]
-    return SampleColumns(
-        *(
-            np.concatenate([getattr(part, name) for part in parts])
-            for name in SampleColumns.__dataclass_fields__
-        )
-    )
-
-
 def store_batches(
     conn: psycopg.Connection, batches: Sequence[tuple[str | None, SampleColumns]]
 ) -> list[bool]:
@@ -63,7 +50,8 @@ def store_batches(
     ]
     parts = [columns for (_, columns), keep in zip(batches, stored, strict=True) if keep]
     if parts:
-        insert_samples(conn, concat_samples(parts))
+        # A flush is a single COPY and a single rollup merge.
+        insert_samples(conn, SampleColumns.concat(parts))
     return stored
 
 

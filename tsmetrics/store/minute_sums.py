@@ -29,6 +29,18 @@ _HALF_BITS = 31
 _MINUTE_US = 60_000_000
 # Below one row in this many with a short decimal, SQL sums them all.
 _WORTH_SORTING = 8
+# How each aggregate combines: rows into a variant's minute, variants into all.
+_COMBINE = {
+    "n": np.add,
+    "lo": np.minimum,
+    "hi": np.maximum,
+    "sum_scaled": np.add,
+    "sum_sq_high": np.add,
+    "sum_sq_low": np.add,
+    "dscale": np.maximum,
+    "first_time": np.minimum,
+    "last_time": np.maximum,
+}
 # Group keys are packed into one int64 while their ranges allow, else lexsorted.
 _PACKED_KEY_LIMIT = 2**62
 
@@ -123,19 +135,28 @@ def minute_sums(
 
     keep = order[row_ok]  # original positions of the rows summed here, in group order
     row_scale = np.repeat(scale, sizes)[row_ok]
-    parts = _aggregate(
-        abtest_id=abtest_id[keep],
-        metric_id=metric_id[keep],
-        minute=minute[keep],
-        variant=variant[keep],
-        time_us=time_us[keep],
-        value=value[row_ok],
-        decimals=decimals[row_ok],
-        scaled=scaled[row_ok] * _INT_POW10[row_scale - decimals[row_ok]],
-        scale=row_scale,
-        variant_key=variant_key[row_ok],
-        whole_key=whole_key[row_ok],
-    )
+    scaled = scaled[row_ok] * _INT_POW10[row_scale - decimals[row_ok]]
+    square = scaled * scaled  # < 2**62: exact
+    times = time_us[keep] - PG_EPOCH_US
+    rows = {
+        "n": np.ones(len(keep), dtype=np.int64),
+        "lo": value[row_ok],
+        "hi": value[row_ok],
+        "sum_scaled": scaled,
+        "sum_sq_high": square >> _HALF_BITS,
+        "sum_sq_low": square & ((1 << _HALF_BITS) - 1),
+        "dscale": decimals[row_ok],
+        "first_time": times,
+        "last_time": times,
+    }
+    keys = {
+        "abtest_id": abtest_id[keep],
+        "metric_id": metric_id[keep],
+        "variant": variant[keep],
+        "minute": minute[keep] * _MINUTE_US - PG_EPOCH_US,
+        "scale": row_scale,  # one per (test, metric, minute)
+    }
+    parts = _aggregate(rows, keys, variant_key[row_ok], whole_key[row_ok])
     return MinuteSums(binary_copy(parts, EXACT_COLUMNS), len(parts["n"]), leftover)
 
 
@@ -166,54 +187,17 @@ def _starts(sorted_key: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], sorted_key[1:] != sorted_key[:-1])))
 
 
-def _aggregate(
-    *,
-    abtest_id,
-    metric_id,
-    minute,
-    variant,
-    time_us,
-    value,
-    decimals,
-    scaled,
-    scale,
-    variant_key,
-    whole_key,
-) -> dict[str, np.ndarray]:
-    """Per-variant rows, then all-variants rows (variant -1) summed from them (input sorted)."""
-    square = scaled * scaled  # < 2**62: exact
+def _aggregate(rows: dict, keys: dict, variant_key, whole_key) -> dict[str, np.ndarray]:
+    """Per-variant rows, then all-variants rows (variant -1) combined from them (input sorted)."""
     starts = _starts(variant_key)
-    per_variant = {
-        "abtest_id": abtest_id[starts],
-        "metric_id": metric_id[starts],
-        "variant": variant[starts],
-        "minute": minute[starts] * _MINUTE_US - PG_EPOCH_US,
-        "n": np.diff(np.append(starts, len(value))),
-        "lo": np.minimum.reduceat(value, starts),
-        "hi": np.maximum.reduceat(value, starts),
-        "sum_scaled": np.add.reduceat(scaled, starts),
-        "sum_sq_high": np.add.reduceat(square >> _HALF_BITS, starts),
-        "sum_sq_low": np.add.reduceat(square & ((1 << _HALF_BITS) - 1), starts),
-        "scale": scale[starts],
-        "dscale": np.maximum.reduceat(decimals, starts),
-        "first_time": np.minimum.reduceat(time_us, starts) - PG_EPOCH_US,
-        "last_time": np.maximum.reduceat(time_us, starts) - PG_EPOCH_US,
-    }
+    per_variant = _reduce(rows, starts) | {name: key[starts] for name, key in keys.items()}
     outer = _starts(whole_key[starts])
-    reducers = {
-        "n": np.add,
-        "lo": np.minimum,
-        "hi": np.maximum,
-        "sum_scaled": np.add,
-        "sum_sq_high": np.add,
-        "sum_sq_low": np.add,
-        "dscale": np.maximum,
-        "first_time": np.minimum,
-        "last_time": np.maximum,
-    }
-    all_variants = {
-        name: reducers[name].reduceat(column, outer) if name in reducers else column[outer]
-        for name, column in per_variant.items()
+    all_variants = _reduce(per_variant, outer) | {
+        name: key[outer] for name, key in per_variant.items() if name in keys
     }
     all_variants["variant"] = np.full(len(outer), -1, dtype=np.int16)
     return {name: np.concatenate((per_variant[name], all_variants[name])) for name in per_variant}
+
+
+def _reduce(columns: dict, starts: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: combine.reduceat(columns[name], starts) for name, combine in _COMBINE.items()}

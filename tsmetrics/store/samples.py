@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,14 +35,27 @@ class SampleColumns:
     def __len__(self) -> int:
         return len(self.time_us)
 
-    def subset(self, rows: np.ndarray) -> SampleColumns:
-        """The samples selected by a boolean mask or an index array."""
-        return SampleColumns(
-            self.time_us[rows],
-            self.value[rows],
-            self.abtest_id[rows],
-            self.metric_id[rows],
-            self.variant[rows],
+    def subset(self, rows: np.ndarray | slice) -> SampleColumns:
+        """The samples selected by a boolean mask, an index array or a slice."""
+        return SampleColumns(*(getattr(self, name)[rows] for name in _FIELDS))
+
+    @classmethod
+    def concat(cls, parts: Sequence[SampleColumns]) -> SampleColumns:
+        """Several batches as one."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in _FIELDS))
+
+    @classmethod
+    def from_seconds(cls, seconds, value, abtest_id, metric_id, variant) -> SampleColumns:
+        """Build from epoch seconds and the other columns (array-likes or, for ids, scalars)."""
+        count = len(value)
+        return cls(
+            time_us=np.round(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64),
+            value=np.asarray(value, dtype=np.float64),
+            abtest_id=_column(abtest_id, np.int32, count),
+            metric_id=_column(metric_id, np.int16, count),
+            variant=_column(variant, np.int16, count),
         )
 
     @classmethod
@@ -50,14 +64,15 @@ class SampleColumns:
         if not rows:
             empty = np.empty(0)
             return cls(empty, empty, empty, empty, empty)
-        times, values, abtests, metrics, variants = zip(*rows, strict=True)
-        return cls(
-            time_us=np.round(np.asarray(times, dtype=np.float64) * 1e6).astype(np.int64),
-            value=np.asarray(values, dtype=np.float64),
-            abtest_id=np.asarray(abtests, dtype=np.int32),
-            metric_id=np.asarray(metrics, dtype=np.int16),
-            variant=np.asarray(variants, dtype=np.int16),
-        )
+        return cls.from_seconds(*zip(*rows, strict=True))
+
+
+_FIELDS = tuple(SampleColumns.__dataclass_fields__)
+
+
+def _column(values, dtype, count: int) -> np.ndarray:
+    column = np.asarray(values, dtype=dtype)
+    return np.full(count, column, dtype=dtype) if column.ndim == 0 else column
 
 
 def binary_copy_payload(batch: SampleColumns) -> bytes:

@@ -125,11 +125,9 @@ def wsgi_app(collector: ConsumerCollector, registry: CollectorRegistry):
             status = "200 OK" if alive else "503 Service Unavailable"
             body, kind = b'{"status": "alive"}', "application/json"
         elif path == "/readyz":
-            status = "200 OK" if ready(collector) else "503 Service Unavailable"
-            body, kind = (
-                f'{{"connected": {bool(ready(collector))}}}'.lower().encode(),
-                "application/json",
-            )
+            connected = bool(ready(collector))
+            status = "200 OK" if connected else "503 Service Unavailable"
+            body, kind = f'{{"connected": {connected}}}'.lower().encode(), "application/json"
         else:
             status, body, kind = "404 Not Found", b"", "text/plain"
         start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])

@@ -9,25 +9,19 @@ into view, so the page itself pays nothing for the statistics.
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-from flask import Blueprint, abort, current_app, make_response, request
-from flask import render_template as render
-from psycopg_pool import PoolTimeout
+from flask import Blueprint, abort, request
 from werkzeug.wrappers import Response
 
 from tsmetrics import analysis, db, stats, timeline
 from tsmetrics.api.analysis import timeline_json
 from tsmetrics.management import expected_shares
 from tsmetrics.metric_series import UnknownName
-from tsmetrics.store import catalog
 from tsmetrics.web import chart_view
-from tsmetrics.web.htmx import HtmxRequest, htmx_request, vary_on_htmx
+from tsmetrics.web.dashboard import DATABASE_DOWN, test_and_view, unavailable
+from tsmetrics.web.htmx import htmx_request, respond
 
 bp = Blueprint("dashboard_analysis", __name__, url_prefix="/dashboard/abtests")
 
-DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
 # A comparison depends on the range only; granularity and variants are the charts'.
 RANGE_KEYS = ("range", "start", "end")
 
@@ -64,27 +58,6 @@ def _p_value(p: float) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
 
 
-def _respond(
-    hx: HtmxRequest, page: str, fragment: str, context: dict[str, Any], status: int = 200
-) -> Response:
-    response = make_response(render(fragment if hx.wants_fragment else page, **context), status)
-    if status == 503:
-        response.headers["Retry-After"] = str(current_app.config["TSMETRICS"]["RETRY_AFTER"])
-    return vary_on_htmx(response)
-
-
-def _test_and_view(
-    conn: psycopg.Connection, name: str
-) -> tuple[catalog.ABTest, chart_view.ChartView]:
-    test = catalog.get_abtest(conn, name)
-    if test is None:
-        abort(404, description=f"A/B test {name!r} does not exist.")
-    try:
-        return test, chart_view.parse_view(request.args, test.variants)
-    except chart_view.BadView as error:
-        abort(400, description=str(error))
-
-
 def _correction() -> str:
     correction = request.args.get("correction") or "none"
     if correction not in stats.CORRECTIONS:
@@ -92,19 +65,13 @@ def _correction() -> str:
     return correction
 
 
-def _unavailable(hx: HtmxRequest, fragment: str, **context: Any) -> Response:
-    context |= {"unavailable": True, "refresh_url": request.full_path}
-    return _respond(hx, "", fragment, context, 503)
-
-
 @bp.get("/<name>/comparison")
 def comparison(name: str) -> Response:
     """Each treatment against control over the page's range: the panel, or a page of its own."""
-    hx = htmx_request()
     correction = _correction()
     try:
         with db.connection() as conn:
-            test, view = _test_and_view(conn, name)
+            test, view = test_and_view(conn, name)
             report = analysis.compare(
                 conn,
                 abtest_name=test.name,
@@ -114,9 +81,9 @@ def comparison(name: str) -> Response:
                 correction=correction,
             )
     except DATABASE_DOWN:
-        if not hx.wants_fragment:
+        if not htmx_request().wants_fragment:
             raise
-        return _unavailable(hx, "dashboard/_comparison.html")
+        return unavailable("dashboard/_comparison.html")
     context = {
         "test": test,
         "view": view,
@@ -124,33 +91,26 @@ def comparison(name: str) -> Response:
         "correction": correction,
         "shares": expected_shares(test),
     }
-    return _respond(hx, "dashboard/comparison.html", "dashboard/_comparison.html", context)
+    return respond("dashboard/comparison.html", "dashboard/_comparison.html", context)
 
 
 @bp.get("/<name>/lift/<metric>")
 def lift(name: str, metric: str) -> Response:
     """The cumulative lift of one metric over the page's range: the chart, or a page of its own."""
-    hx = htmx_request()
-    context: dict[str, Any] = {"metric_name": metric}
     try:
         with db.connection() as conn:
-            test, view = _test_and_view(conn, name)
-            context |= {"test": test, "view": view}
-            try:
-                result = timeline.timeline(
-                    conn,
-                    abtest_name=test.name,
-                    metric_names=[metric],
-                    start=view.start,
-                    end=view.end,
-                )
-                context |= {"result": result, "payload": timeline_json(result)}
-            except UnknownName as unknown:
-                abort(404, description=unknown.message)
-            except timeline.TooManyPoints as error:
-                context["too_many"] = str(error)
+            test, view = test_and_view(conn, name)
+            result = timeline.timeline(
+                conn, abtest_name=test.name, metric_names=[metric], start=view.start, end=view.end
+            )
+        drawn = {"result": result, "payload": timeline_json(result)}
+    except UnknownName as unknown:
+        abort(404, description=unknown.message)
+    except timeline.TooManyPoints as error:
+        drawn = {"too_many": str(error)}
     except DATABASE_DOWN:
-        if not hx.wants_fragment:
+        if not htmx_request().wants_fragment:
             raise
-        return _unavailable(hx, "dashboard/_lift.html", metric_name=metric)
-    return _respond(hx, "dashboard/lift.html", "dashboard/_lift.html", context)
+        return unavailable("dashboard/_lift.html", metric_name=metric)
+    context = {"metric_name": metric, "test": test, "view": view, **drawn}
+    return respond("dashboard/lift.html", "dashboard/_lift.html", context)

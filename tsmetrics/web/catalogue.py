@@ -59,16 +59,11 @@ def metrics() -> Response:
         with db.connection() as conn:
             return forms.respond(*CATALOGUE, _catalogue(conn))
     body = forms.metric_body(request.form, creating=True)
-    checked = forms.load(MetricCreateSchema(), body)
     dry_run = forms.validating()
     with db.connection() as conn:
-        if checked.ok:
-            created = forms.apply(
-                checked, conn, management.create_metric, checked.data, dry_run=dry_run
-            )
-        elif "name" in body and "name" not in checked.errors:
-            alone = MetricCreateSchema().load({"name": body["name"]})
-            forms.apply(checked, conn, management.create_metric, alone, dry_run=True)
+        checked, created = forms.create(
+            conn, MetricCreateSchema(), management.create_metric, body, dry_run=dry_run
+        )
         if dry_run or not checked.ok:
             context = _catalogue(conn, values=request.form.to_dict(), errors=checked.errors)
             return forms.respond(*NEW, context, 200 if dry_run else checked.status)

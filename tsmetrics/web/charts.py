@@ -1,9 +1,8 @@
 """The charts of an A/B test page, computed by the same service as the JSON API.
 
-Each line of a chart is one `fetch_resolved_page` call for one variant (what
-`fetch_metric_page` runs once it has looked up the names), exactly what
-`GET /metrics?...&variant=<name>` answers, so the dashboard and the API cannot
-disagree.
+Each line of a chart is one `fetch_resolved_page` call for one variant, the
+call `GET /metrics?...&variant=<name>` makes, exactly what it answers, so the
+dashboard and the API cannot disagree.
 """
 
 from __future__ import annotations
@@ -103,7 +102,7 @@ def build_chart(
         )
         for variant in view.variants
     )
-    return Chart(lines[0].page.metric, resolved, lines)
+    return Chart(metric, resolved, lines)
 
 
 def build_charts(

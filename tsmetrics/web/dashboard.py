@@ -23,7 +23,7 @@ from tsmetrics.metric_series import UnknownName
 from tsmetrics.store import catalog, overview
 from tsmetrics.web import chart_view
 from tsmetrics.web.charts import build_chart, build_charts, script_json
-from tsmetrics.web.htmx import HtmxRequest, htmx_request, vary_on_htmx
+from tsmetrics.web.htmx import htmx_request, respond, vary_on_htmx
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -41,32 +41,39 @@ def _add_site_routes(state: Any) -> None:
     app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
 
 
-@bp.app_template_filter("iso_utc")
-def _iso_utc(moment: datetime) -> str:
-    return chart_view.iso_utc(moment)
-
-
 @bp.app_template_filter("utc_label")
 def _utc_label(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
+bp.add_app_template_filter(chart_view.iso_utc, "iso_utc")
 bp.add_app_template_filter(script_json, "script_json")
 bp.add_app_template_global(chart_view.MAX_POINTS, "max_points")
 
 
-def _respond(
-    hx: HtmxRequest, page: str, fragment: str, context: dict[str, Any], status: int = 200
-) -> Response:
-    response = make_response(render(fragment if hx.wants_fragment else page, **context), status)
-    if status == 503:
-        response.headers["Retry-After"] = str(current_app.config["TSMETRICS"]["RETRY_AFTER"])
+def unavailable(fragment: str, **context: Any) -> Response:
+    """The fragment saying the database is down: 503 with Retry-After, which htmx swaps."""
+    context = {"unavailable": True, "refresh_url": request.full_path} | context
+    response = make_response(render(fragment, **context), 503)
+    response.headers["Retry-After"] = str(current_app.config["TSMETRICS"]["RETRY_AFTER"])
     return vary_on_htmx(response)
 
 
-def _view_or_400(test: catalog.ABTest) -> chart_view.ChartView:
+def abtest_or_404(conn: psycopg.Connection, name: str) -> catalog.ABTest:
+    """The A/B test called `name`, or a 404."""
+    test = catalog.get_abtest(conn, name)
+    if test is None:
+        abort(404, description=f"A/B test {name!r} does not exist.")
+    return test
+
+
+def test_and_view(
+    conn: psycopg.Connection, name: str
+) -> tuple[catalog.ABTest, chart_view.ChartView]:
+    """The A/B test called `name` (or a 404) and the view its page's query asks for (or a 400)."""
+    test = abtest_or_404(conn, name)
     try:
-        return chart_view.parse_view(request.args, test.variants)
+        return test, chart_view.parse_view(request.args, test.variants)
     except chart_view.BadView as error:
         abort(400, description=str(error))
 
@@ -78,7 +85,6 @@ def index() -> Response:
     if status is not None and status not in catalog.ABTEST_STATUSES:
         abort(400, description=f"status: one of {', '.join(catalog.ABTEST_STATUSES)}.")
     search = (request.args.get("q") or "").strip()[:SEARCH_MAX]
-    hx = htmx_request()
     # Whole hours of the hourly rollups: the last 24 full hours and the current one.
     since = gran.floor_to(datetime.now(UTC) - timedelta(hours=24), 3600)
     context: dict[str, Any] = {
@@ -87,7 +93,7 @@ def index() -> Response:
         "statuses": catalog.ABTEST_STATUSES,
         "since": since,
     }
-    canonical = url_for("dashboard.index", status=status, q=search or None)
+    hx = htmx_request()
     try:
         with db.connection() as conn:
             context["abtests"] = overview.list_abtest_summaries(
@@ -96,10 +102,12 @@ def index() -> Response:
     except DATABASE_DOWN:
         if not hx.wants_fragment:
             raise
-        return _respond(hx, "", "dashboard/_abtests.html", context | {"unavailable": True}, 503)
-    response = _respond(hx, "dashboard/index.html", "dashboard/_abtests.html", context)
+        return unavailable("dashboard/_abtests.html", **context)
+    response = respond("dashboard/index.html", "dashboard/_abtests.html", context)
     if hx.wants_fragment:
-        response.headers["HX-Push-Url"] = canonical
+        response.headers["HX-Push-Url"] = url_for(
+            "dashboard.index", status=status, q=search or None
+        )
     return response
 
 
@@ -110,16 +118,12 @@ def abtest(name: str) -> Response:
     settings = current_app.config["TSMETRICS"]
     try:
         with db.connection() as conn:
-            test = catalog.get_abtest(conn, name)
-            if test is None:
-                abort(404, description=f"A/B test {name!r} does not exist.")
-            view = _view_or_400(test)
+            test, view = test_and_view(conn, name)
             charts = build_charts(conn, test, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"])
     except DATABASE_DOWN:
         if not hx.wants_fragment:
             raise
-        context = {"unavailable": True, "refresh_url": request.full_path}
-        return _respond(hx, "", "dashboard/_charts.html", context, 503)
+        return unavailable("dashboard/_charts.html")
     page_url = url_for("dashboard.abtest", name=test.name, **view.params())
     context = {
         "test": test,
@@ -129,7 +133,7 @@ def abtest(name: str) -> Response:
         "presets": chart_view.PRESETS,
         "granularities": (gran.AUTO, *gran.GRANULARITIES),
     }
-    response = _respond(hx, "dashboard/abtest.html", "dashboard/_charts.html", context)
+    response = respond("dashboard/abtest.html", "dashboard/_charts.html", context)
     if hx.wants_fragment and hx.trigger == CONTROLS_ID:
         response.headers["HX-Push-Url"] = page_url
     return response
@@ -138,24 +142,18 @@ def abtest(name: str) -> Response:
 @bp.get("/abtests/<name>/charts/<metric>")
 def chart(name: str, metric: str) -> Response:
     """One chart of an A/B test: the fragment for htmx, or a page of its own."""
-    hx = htmx_request()
     settings = current_app.config["TSMETRICS"]
     try:
         with db.connection() as conn:
-            test = catalog.get_abtest(conn, name)
-            if test is None:
-                abort(404, description=f"A/B test {name!r} does not exist.")
-            view = _view_or_400(test)
-            try:
-                one = build_chart(
-                    conn, test, metric, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"]
-                )
-            except UnknownName as unknown:
-                abort(404, description=unknown.message)
+            test, view = test_and_view(conn, name)
+            one = build_chart(
+                conn, test, metric, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"]
+            )
+    except UnknownName as unknown:
+        abort(404, description=unknown.message)
     except DATABASE_DOWN:
-        if not hx.wants_fragment:
+        if not htmx_request().wants_fragment:
             raise
-        context = {"unavailable": True, "metric_name": metric, "refresh_url": request.full_path}
-        return _respond(hx, "", "dashboard/_chart.html", context, 503)
+        return unavailable("dashboard/_chart.html", metric_name=metric)
     context = {"test": test, "view": view, "chart": one, "metric_name": metric, "standalone": True}
-    return _respond(hx, "dashboard/chart.html", "dashboard/_chart.html", context)
+    return respond("dashboard/chart.html", "dashboard/_chart.html", context)

@@ -15,12 +15,12 @@ from typing import Any
 
 import marshmallow as ma
 import psycopg
-from flask import make_response, render_template, request
+from flask import request
 from werkzeug.wrappers import Response
 
 from tsmetrics import management
 from tsmetrics.security import identity
-from tsmetrics.web.htmx import htmx_request, vary_on_htmx
+from tsmetrics.web import htmx
 
 # Variants: one a line or comma-separated. Weights: "50, 50", "50/50", "1:3", "1 3".
 _ITEMS = re.compile(r"[,\r\n]+")
@@ -65,11 +65,10 @@ def respond(
     Viewers see the forms disabled: the policy refuses their POSTs anyway.
     """
     context = {"can_edit": identity.current().has_role("editor"), "errors": {}} | context
-    template = fragment if htmx_request().wants_fragment else page
-    response = make_response(render_template(template, **context), status)
+    response = htmx.respond(page, fragment, context, status)
     if changed and status < 300:
         response.headers["HX-Trigger"] = changed
-    return vary_on_htmx(response)
+    return response
 
 
 def _items(text: str, pattern: re.Pattern[str]) -> list[str]:
@@ -138,3 +137,21 @@ def apply(
     except (management.Conflict, management.Invalid) as error:
         checked.refuse(error)
         return None
+
+
+def create(
+    conn: psycopg.Connection,
+    schema: ma.Schema,
+    function: Callable[..., Any],
+    body: dict[str, Any],
+    *,
+    dry_run: bool,
+) -> tuple[Checked, Any]:
+    """The body loaded by `schema`, and what management `function` made of it (None if refused)."""
+    checked = load(schema, body)
+    if checked.ok:
+        return checked, apply(checked, conn, function, checked.data, dry_run=dry_run)
+    if "name" in body and "name" not in checked.errors:
+        # A taken name is said at once, while other fields are still wrong.
+        apply(checked, conn, function, schema.load({"name": body["name"]}), dry_run=True)
+    return checked, None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Request, Response, request
+from flask import Response, make_response, render_template, request
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,6 @@ class HtmxRequest:
     request: bool
     boosted: bool
     history_restore: bool
-    target: str | None
     trigger: str | None
 
     @property
@@ -27,14 +27,13 @@ class HtmxRequest:
         return self.request and not self.boosted and not self.history_restore
 
 
-def htmx_request(req: Request | None = None) -> HtmxRequest:
-    """The htmx headers of `req` (default: the current request)."""
-    headers = (req or request).headers
+def htmx_request() -> HtmxRequest:
+    """The htmx headers of the current request."""
+    headers = request.headers
     return HtmxRequest(
         request=headers.get("HX-Request") == "true",
         boosted=headers.get("HX-Boosted") == "true",
         history_restore=headers.get("HX-History-Restore-Request") == "true",
-        target=headers.get("HX-Target"),
         trigger=headers.get("HX-Trigger"),
     )
 
@@ -44,3 +43,9 @@ def vary_on_htmx(response: Response) -> Response:
     response.vary.add("HX-Request")
     response.vary.add("HX-History-Restore-Request")
     return response
+
+
+def respond(page: str, fragment: str, context: dict[str, Any], status: int = 200) -> Response:
+    """The page, or for htmx only the fragment the page includes, rendered with `context`."""
+    template = fragment if htmx_request().wants_fragment else page
+    return vary_on_htmx(make_response(render_template(template, **context), status))

@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from tsmetrics import db, management
 from tsmetrics.schemas.manage import ABTestCreateSchema, ABTestUpdateSchema
 from tsmetrics.store import catalog
 from tsmetrics.web import forms
+from tsmetrics.web.dashboard import abtest_or_404
 from tsmetrics.web.htmx import htmx_request
 
 bp = Blueprint("dashboard_manage", __name__, url_prefix="/dashboard/manage")
@@ -45,13 +46,6 @@ def _values(test: catalog.ABTest) -> dict[str, str]:
     }
 
 
-def _get(conn: psycopg.Connection, name: str) -> catalog.ABTest:
-    test = catalog.get_abtest(conn, name)
-    if test is None:
-        abort(404, description=f"A/B test {name!r} does not exist.")
-    return test
-
-
 def _edit(conn: psycopg.Connection, test: catalog.ABTest, **context: Any) -> dict[str, Any]:
     """The edit fragment's context: the stored values unless the user's are given."""
     moves = [
@@ -72,17 +66,11 @@ def new_abtest() -> Response:
     if request.method == "GET":
         return forms.respond(*NEW, {"values": _new_values()})
     body = forms.abtest_body(request.form, creating=True)
-    checked = forms.load(ABTestCreateSchema(), body)
     dry_run = forms.validating()
     with db.connection() as conn:
-        if checked.ok:
-            created = forms.apply(
-                checked, conn, management.create_abtest, checked.data, dry_run=dry_run
-            )
-        elif "name" in body and "name" not in checked.errors:
-            # A taken name is said at once, while other fields are still wrong.
-            alone = ABTestCreateSchema().load({"name": body["name"]})
-            forms.apply(checked, conn, management.create_abtest, alone, dry_run=True)
+        checked, created = forms.create(
+            conn, ABTestCreateSchema(), management.create_abtest, body, dry_run=dry_run
+        )
     if dry_run or not checked.ok:
         context = {"values": request.form.to_dict(), "errors": checked.errors}
         return forms.respond(*NEW, context, 200 if dry_run else checked.status)
@@ -96,7 +84,7 @@ def new_abtest() -> Response:
 def abtest(name: str) -> Response:
     """The form that edits an A/B test, with the status moves it allows."""
     with db.connection() as conn:
-        return forms.respond(*EDIT, _edit(conn, _get(conn, name)))
+        return forms.respond(*EDIT, _edit(conn, abtest_or_404(conn, name)))
 
 
 @bp.post("/abtests/<name>")
@@ -105,7 +93,7 @@ def update_abtest(name: str) -> Response:
     checked = forms.load(ABTestUpdateSchema(), forms.abtest_body(request.form, creating=False))
     dry_run = forms.validating()
     with db.connection() as conn:
-        test = _get(conn, name)
+        test = abtest_or_404(conn, name)
         if checked.ok:
             updated = forms.apply(
                 checked, conn, management.update_abtest, name, checked.data, dry_run=dry_run
@@ -124,12 +112,12 @@ def move_abtest(name: str) -> Response:
     """Move an A/B test to another status of its lifecycle, archiving included."""
     checked = forms.load(ABTestUpdateSchema(), {"status": request.form.get("status", "")})
     with db.connection() as conn:
-        test = _get(conn, name)
+        test = abtest_or_404(conn, name)
         if checked.ok:
             moved = forms.apply(checked, conn, management.update_abtest, name, checked.data)
         if not checked.ok:
             # The stored state, which may have moved on since the page was drawn.
-            context = _edit(conn, _get(conn, name), errors=checked.errors)
+            context = _edit(conn, abtest_or_404(conn, name), errors=checked.errors)
             return forms.respond(*EDIT, context, checked.status)
         context = _edit(conn, moved, saved=f"{test.name} is now {moved.status}.")
     if not htmx_request().request:
