@@ -31,7 +31,7 @@ from common import (
 from common import Stats as LatencyStats
 from datasets import ensure_demo_db, iso
 
-from tsmetrics import analysis
+from tsmetrics.analysis import compare as comparisons
 
 DB = "tsm_bench_analysis"
 ABTEST = "feature_a"
@@ -82,7 +82,7 @@ def bench(url: str, requests: int, over_time_requests: int, auth: str) -> dict:
     with psycopg.connect(url, autocommit=True) as conn:
 
         def direct() -> None:
-            analysis.compare(
+            comparisons.compare(
                 conn, abtest_name=ABTEST, metric_names=list(METRICS), start=start, end=end
             )
 

@@ -25,8 +25,8 @@ from common import DEFAULT_ADMIN_URL, ROOT, HttpClient, compare, gunicorn, log, 
 from datasets import ensure_demo_db
 from ops import cache_hits, redis_server, scrape
 
-from tsmetrics import demo_data
-from tsmetrics.seed import ensure_catalogue
+from tsmetrics.demo import synthetic
+from tsmetrics.demo.seed import ensure_catalogue
 from tsmetrics.store import samples
 
 DB = "tsm_ops"
@@ -94,7 +94,7 @@ def _live_writer(url: str, stop: threading.Event) -> threading.Thread:
             abtests, metrics = ensure_catalogue(conn, 30)
             while not stop.is_set():
                 now = int(time.time())
-                batch = demo_data.generate(now - 1, now, 1, abtest_ids=abtests, metric_ids=metrics)
+                batch = synthetic.generate(now - 1, now, 1, abtest_ids=abtests, metric_ids=metrics)
                 with conn.transaction():
                     samples.insert_samples(conn, batch)
                 stop.wait(1.0)

@@ -34,7 +34,7 @@ from common import (
 from ingest_consumer import BROKER_URL, consumer_against_copy
 from ingest_workload import VISIBLE, prepare, reset
 
-from tsmetrics.seed import ensure_catalogue
+from tsmetrics.demo.seed import ensure_catalogue
 
 DATABASE = "tsm_bench_ingest"
 

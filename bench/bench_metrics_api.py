@@ -33,7 +33,7 @@ from common import (
 )
 from datasets import connector, ensure_demo_db, ensure_tests_db, iso
 
-from tsmetrics.seed import DAY, SeedReport, seed
+from tsmetrics.demo.seed import DAY, SeedReport, seed
 
 DB_30, DB_60, DB_7, DB_7X10, DB_SEED = (
     "tsm_bench",

@@ -14,7 +14,7 @@ from common import Gunicorn, HttpClient, gunicorn, newest_sample
 from datasets import iso
 
 from tsmetrics.granularity import floor_to
-from tsmetrics.store import buckets, catalog
+from tsmetrics.store import buckets, catalogue
 
 ABTEST, METRIC = "feature_a", "response_time"
 
@@ -50,8 +50,8 @@ def direct_call(
     conn: psycopg.Connection, start: datetime, end: datetime, granularity: str
 ) -> tuple[Callable[[], object], int]:
     """metric_buckets on a plain connection, as the API runs it; and its bucket count."""
-    abtest = catalog.get_abtest(conn, ABTEST)
-    metric = catalog.get_metric(conn, METRIC)
+    abtest = catalogue.get_abtest(conn, ABTEST)
+    metric = catalogue.get_metric(conn, METRIC)
 
     def call() -> buckets.BucketPage:
         return buckets.metric_buckets(

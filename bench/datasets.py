@@ -1,4 +1,4 @@
-"""The benchmark databases: demo data seeded by tsmetrics.seed, and many-test data sets."""
+"""The benchmark databases: demo data seeded by tsmetrics.demo.seed, and many-test data sets."""
 
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ from common import (
     migrate_database,
 )
 
-from tsmetrics import demo_data
-from tsmetrics.progress import Progress
-from tsmetrics.seed import DAY, SeedReport, ensure_catalogue, seed
-from tsmetrics.store import catalog, samples, series
+from tsmetrics.demo import synthetic
+from tsmetrics.demo.seed import DAY, SeedReport, ensure_catalogue, seed
+from tsmetrics.store import catalogue, samples, series
+from tsmetrics.telemetry.progress import Progress
 
 
 def connector(url: str) -> Callable[[], psycopg.Connection]:
-    """A connect() for tsmetrics.seed."""
+    """A connect() for tsmetrics.demo.seed."""
     return lambda: psycopg.connect(url)
 
 
 def ensure_demo_db(admin: str, name: str, days: int) -> tuple[str, SeedReport | None]:
-    """The demo data over `days`, seeded by tsmetrics.seed when the database is new."""
+    """The demo data over `days`, seeded by tsmetrics.demo.seed when the database is new."""
     if database_exists(admin, name):
         url = database_url(admin, name)
         migrate_database(url)
@@ -42,15 +42,15 @@ def ensure_demo_db(admin: str, name: str, days: int) -> tuple[str, SeedReport | 
 
 
 def _extra_abtests(conn: psycopg.Connection, copies: int) -> list[dict[str, int]]:
-    # Each copy renames the two demo tests, so demo_data.generate fills them.
+    # Each copy renames the two demo tests, so synthetic.generate fills them.
     mappings = []
     for copy in range(1, copies):
         mappings.append(
             {
-                test.name: catalog.ensure_abtest(
-                    conn, f"{test.name}_x{copy}", variants=demo_data.VARIANTS, status="running"
+                test.name: catalogue.ensure_abtest(
+                    conn, f"{test.name}_x{copy}", variants=synthetic.VARIANTS, status="running"
                 ).id
-                for test in demo_data.TESTS
+                for test in synthetic.TESTS
             }
         )
     conn.commit()
@@ -70,7 +70,7 @@ def load_tests(url: str, *, copies: int, days: int, end_s: int, workers: int = 2
         with psycopg.connect(url) as conn:
             for start, end in mine:
                 for ids in mappings:
-                    batch = demo_data.generate(start, end, 2, abtest_ids=ids, metric_ids=metric_ids)
+                    batch = synthetic.generate(start, end, 2, abtest_ids=ids, metric_ids=metric_ids)
                     with conn.transaction():
                         samples.insert_samples(conn, batch)
                     progress.advance(len(batch))

@@ -13,7 +13,7 @@ from common import in_threads, log
 from ingest_workload import VISIBLE, reset
 from ops import delete_queue, start_consumer
 
-from tsmetrics.producer import Producer
+from tsmetrics.ingest.producer import Producer
 from tsmetrics.store import samples as sample_store
 
 BROKER_URL = os.environ.get("TSMETRICS_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")

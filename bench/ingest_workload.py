@@ -7,9 +7,10 @@ import time
 import numpy as np
 import psycopg
 
-from tsmetrics import batches, simulator
-from tsmetrics.catalogue_cache import load_catalogue
-from tsmetrics.producer import encode_batch
+from tsmetrics.demo import simulator
+from tsmetrics.ingest import batch_format
+from tsmetrics.ingest.catalogue_cache import load_catalogue
+from tsmetrics.ingest.producer import encode_batch
 from tsmetrics.store import samples as sample_store
 
 VISIBLE = (
@@ -45,9 +46,9 @@ def prepare(
     bodies = [encode_batch(*batch) for batch in made]
     with psycopg.connect(url) as conn:
         catalogue = load_catalogue(conn)
-    limits = batches.Limits(max_bytes=10**8, max_age_seconds=10**9)
+    limits = batch_format.Limits(max_bytes=10**8, max_age_seconds=10**9)
     columns = sample_store.SampleColumns.concat(
-        [batches.parse_batch(body, catalogue, limits).samples for body in bodies]
+        [batch_format.parse_batch(body, catalogue, limits).samples for body in bodies]
     )
     return bodies, len(columns), columns
 

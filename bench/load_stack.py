@@ -20,9 +20,9 @@ from common import ROOT, Gunicorn, free_port, gunicorn, log
 from ops import Postgres, RedisServer, delete_queue, start_consumer, throwaway_postgres
 
 sys.path.insert(0, str(ROOT))
-from tests.rabbit import CuttableProxy  # the tests' proxy, reused
-from tsmetrics import broker
-from tsmetrics.seed import seed
+from tests.support.rabbit import CuttableProxy  # the tests' proxy, reused
+from tsmetrics.demo.seed import seed
+from tsmetrics.ingest import broker
 from tsmetrics.store import schema
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"

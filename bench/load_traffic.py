@@ -14,11 +14,11 @@ import orjson
 from common import Gunicorn
 from ops import Latencies
 
-from tsmetrics import demo_data
-from tsmetrics.producer import Producer, PublishFailed, new_batch_id
+from tsmetrics.demo import synthetic
+from tsmetrics.ingest.producer import Producer, PublishFailed, new_batch_id
 
-TESTS = [test.name for test in demo_data.TESTS]
-METRICS = [metric.name for metric in demo_data.METRICS]
+TESTS = [test.name for test in synthetic.TESTS]
+METRICS = [metric.name for metric in synthetic.METRICS]
 # Kinds of request and their share of the traffic.
 MIX = {
     "metrics (3 days to now, auto)": 30,
@@ -170,7 +170,7 @@ class Publisher(threading.Thread):
         self.join(120)
 
     def _batch(self, size: int) -> bytes:
-        test = demo_data.TESTS[int(self._rng.integers(len(demo_data.TESTS)))].name
+        test = synthetic.TESTS[int(self._rng.integers(len(synthetic.TESTS)))].name
         now = time.time()
         metrics = self._rng.choice(METRICS, size)
         values = np.round(self._rng.lognormal(4, 0.5, size), 3)
@@ -179,7 +179,7 @@ class Publisher(threading.Thread):
             {"metric": m, "value": v, "time": t}
             for m, v, t in zip(metrics.tolist(), values.tolist(), times.tolist(), strict=True)
         ]
-        variant = demo_data.VARIANTS[int(self._rng.integers(len(demo_data.VARIANTS)))]
+        variant = synthetic.VARIANTS[int(self._rng.integers(len(synthetic.VARIANTS)))]
         return orjson.dumps({"abTest": test, "variant": variant, "samples": samples})
 
     def run(self) -> None:

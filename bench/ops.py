@@ -21,7 +21,7 @@ import pika
 import redis
 from common import ROOT, HttpClient, free_port
 
-from tsmetrics import broker
+from tsmetrics.ingest import broker
 
 _SAMPLE = re.compile(r"^(tsmetrics_[a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$", re.M)
 

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.helpers import small_app
+from tests.support.helpers import small_app
 from tsmetrics import create_app
-from tsmetrics.store import catalog, schema
+from tsmetrics.store import catalogue, schema
 
 TABLES_TO_EMPTY = ("samples", "rollups", "series", "abtests", "metrics")
 # Apps built by tests run in development mode with authentication off unless a
@@ -40,7 +40,7 @@ def database_server(tmp_path_factory) -> Iterator[str]:
     if url:
         yield url
         return
-    from tsmetrics import embedded
+    from tsmetrics.demo import embedded
 
     server, url = embedded.start(tmp_path_factory.mktemp("pg"), database="postgres")
     yield url
@@ -87,12 +87,12 @@ def client(app):
 
 
 @pytest.fixture
-def catalogue(db) -> tuple[catalog.ABTest, catalog.Metric]:
+def feature_a(db) -> tuple[catalogue.ABTest, catalogue.Metric]:
     """One A/B test (control, treatment) and one metric (response_time, ms)."""
-    test = catalog.ensure_abtest(
+    test = catalogue.ensure_abtest(
         db, "feature_a", variants=["control", "treatment"], title="Feature A", status="running"
     )
-    metric = catalog.ensure_metric(db, "response_time", unit="ms")
+    metric = catalogue.ensure_metric(db, "response_time", unit="ms")
     return test, metric
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import psycopg
 
-from tsmetrics.metric_series import UnknownName
-from tsmetrics.store import catalog
+from tsmetrics.errors import Conflict, Invalid, UnknownName
+from tsmetrics.store import catalogue
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "draft": ("running", "archived"),
@@ -24,42 +24,25 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Refused(Exception):
-    """A refused change; `field` names the input it is about."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class Conflict(_Refused):
-    """The request clashes with the current state (a duplicate, an illegal move): 409."""
-
-
-class Invalid(_Refused):
-    """Input that is valid alone but not with the stored state: 400, per field."""
-
-
-def expected_shares(test: catalog.ABTest) -> list[float]:
+def expected_shares(test: catalogue.ABTest) -> list[float]:
     """The expected share of each variant (summing to 1); equal without a split."""
     weights = test.expected_split or [1.0] * len(test.variants)
     return [w / sum(weights) for w in weights]
 
 
-def create_abtest(conn: psycopg.Connection, fields: dict[str, Any]) -> catalog.ABTest:
+def create_abtest(conn: psycopg.Connection, fields: dict[str, Any]) -> catalogue.ABTest:
     """A new A/B test from validated fields (name, variants, ...); Conflict when the name exists."""
     fields = dict(fields)
     name = fields.pop("name")
-    created = catalog.create_abtest(conn, name, **fields)
+    created = catalogue.create_abtest(conn, name, **fields)
     if created is None:
         raise Conflict("name", f"A/B test {name!r} already exists.")
     return created
 
 
-def _check_variants(conn: psycopg.Connection, test: catalog.ABTest, changes: dict) -> None:
+def _check_variants(conn: psycopg.Connection, test: catalogue.ABTest, changes: dict) -> None:
     variants = changes.get("variants", test.variants)
-    if variants != test.variants and catalog.abtest_has_samples(conn, test.id):
+    if variants != test.variants and catalogue.abtest_has_samples(conn, test.id):
         raise Conflict(
             "variants",
             f"A/B test {test.name!r} has samples, which store each variant's position:"
@@ -70,7 +53,7 @@ def _check_variants(conn: psycopg.Connection, test: catalog.ABTest, changes: dic
         raise Invalid("expectedSplit", f"One weight per variant ({len(variants)}).")
 
 
-def _check_transition(test: catalog.ABTest, status: str) -> None:
+def _check_transition(test: catalogue.ABTest, status: str) -> None:
     if status not in TRANSITIONS[test.status]:
         allowed = " or ".join(TRANSITIONS[test.status]) or "nothing (archived is final)"
         raise Conflict(
@@ -80,11 +63,11 @@ def _check_transition(test: catalog.ABTest, status: str) -> None:
         )
 
 
-def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> catalog.ABTest:
+def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> catalogue.ABTest:
     """Apply validated changes (fields and/or status) in one transaction."""
     changes = dict(changes)
     with conn.transaction():
-        test = catalog.get_abtest(conn, name)
+        test = catalogue.get_abtest(conn, name)
         if test is None:
             raise UnknownName("name", f"A/B test {name!r} does not exist.")
         status = changes.pop("status", test.status)
@@ -94,33 +77,33 @@ def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
         if status != test.status:
             _check_transition(test, status)
         if changes:
-            test = catalog.update_abtest(conn, test.id, changes)
+            test = catalogue.update_abtest(conn, test.id, changes)
         if status != test.status:
-            moved = catalog.change_abtest_status(conn, test.id, current=test.status, new=status)
+            moved = catalogue.change_abtest_status(conn, test.id, current=test.status, new=status)
             if moved is None:
                 raise Conflict("status", f"A/B test {name!r} changed meanwhile; try again.")
             test = moved
     return test
 
 
-def create_metric(conn: psycopg.Connection, fields: dict[str, Any]) -> catalog.Metric:
+def create_metric(conn: psycopg.Connection, fields: dict[str, Any]) -> catalogue.Metric:
     """A new catalogue entry from validated fields; Conflict when the name exists."""
     fields = dict(fields)
     name = fields.pop("name")
-    created = catalog.create_metric(conn, name, **fields)
+    created = catalogue.create_metric(conn, name, **fields)
     if created is None:
         raise Conflict("name", f"Metric {name!r} already exists.")
     return created
 
 
-def update_metric(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> catalog.Metric:
+def update_metric(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> catalogue.Metric:
     """Apply validated changes; `archived` true archives, false restores."""
     changes = dict(changes)
     with conn.transaction():
-        metric = catalog.get_metric(conn, name)
+        metric = catalogue.get_metric(conn, name)
         if metric is None:
             raise UnknownName("name", f"Metric {name!r} does not exist.")
         archived = changes.pop("archived", None)
         if not changes and archived is None:
             return metric
-        return catalog.update_metric(conn, metric.id, changes, archived=archived)
+        return catalogue.update_metric(conn, metric.id, changes, archived=archived)

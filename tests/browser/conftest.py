@@ -22,10 +22,10 @@ from psycopg_pool import ConnectionPool
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.services import require_service
+from tests.support.services import require_service
 from tsmetrics import create_app
 from tsmetrics.db import EXTENSION_KEY
-from tsmetrics.seed import seed
+from tsmetrics.demo.seed import seed
 from tsmetrics.store import schema
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"

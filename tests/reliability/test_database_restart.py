@@ -8,9 +8,9 @@ import warnings
 import psycopg
 import pytest
 
-from tests.helpers import at, store
+from tests.support.helpers import at, store
 from tsmetrics import create_app
-from tsmetrics.store import catalog, schema
+from tsmetrics.store import catalogue, schema
 
 PATH = "/metrics?abTestName=feature_a&metricName=response_time&start=2025-11-09T00:00:00Z"
 RECOVERY_SECONDS = 5.0
@@ -28,8 +28,8 @@ def throwaway_postgres(tmp_path):
     url = server.get_uri("postgres")
     with psycopg.connect(url, autocommit=True) as conn:
         schema.migrate(conn)
-        test = catalog.ensure_abtest(conn, "feature_a", variants=["control", "treatment"])
-        metric = catalog.ensure_metric(conn, "response_time", unit="ms")
+        test = catalogue.ensure_abtest(conn, "feature_a", variants=["control", "treatment"])
+        metric = catalogue.ensure_metric(conn, "response_time", unit="ms")
         store(conn, [(at("2025-11-09 12:00:00"), 1.0, test.id, metric.id, 0)])
 
     def stop() -> None:

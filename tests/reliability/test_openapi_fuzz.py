@@ -19,14 +19,14 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.helpers import at, store
+from tests.support.helpers import at, store
 from tsmetrics import create_app
 from tsmetrics.security import tokens
-from tsmetrics.store import catalog
+from tsmetrics.store import catalogue
 
 EXAMPLES = 50
 # Operations with a known 5xx, skipped until fixed (then remove them from here,
-# as tests/test_compose.py does with its pending settings). Found by this test.
+# as tests/deploy/test_compose.py does with its pending settings). Found by this test.
 # Operations known to answer a 5xx, with why; empty now, kept for the next regression.
 KNOWN_5XX: dict[str, str] = {}
 CHECKS = [
@@ -51,8 +51,8 @@ SECURE = {
 def fuzzed_app(db, database_url):
     """An app with authentication on, over a little data, and an admin token for it."""
     db.execute("TRUNCATE api_tokens, users RESTART IDENTITY")
-    test = catalog.ensure_abtest(db, "feature_a", variants=["control", "treatment"])
-    metric = catalog.ensure_metric(db, "response_time", unit="ms")
+    test = catalogue.ensure_abtest(db, "feature_a", variants=["control", "treatment"])
+    metric = catalogue.ensure_metric(db, "response_time", unit="ms")
     store(db, [(at("2025-11-09 12:00:00"), 1.0, test.id, metric.id, 0)])
     token, _ = tokens.issue(db, "fuzzer", ["read", "ingest", "admin"])
     app = create_app({**SECURE, "DATABASE_URL": database_url})

@@ -21,11 +21,11 @@ import orjson
 import pytest
 import redis
 
-from tests import rabbit
 from tests.reliability.servers import Gunicorn, free_port
-from tests.services import port_open, require_service
-from tsmetrics.producer import Producer, new_batch_id
-from tsmetrics.store import catalog
+from tests.support import rabbit
+from tests.support.services import port_open, require_service
+from tsmetrics.ingest.producer import Producer, new_batch_id
+from tsmetrics.store import catalogue
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.redis]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -72,9 +72,9 @@ def stack(tmp_path, db, database_url):
     require_service(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
     db.execute("TRUNCATE ingested_batches")
     for name, variants in TESTS.items():
-        catalog.ensure_abtest(db, name, variants=variants, status="running")
+        catalogue.ensure_abtest(db, name, variants=variants, status="running")
     for name in METRICS:
-        catalog.ensure_metric(db, name, unit="x")
+        catalogue.ensure_metric(db, name, unit="x")
     prefix = f"tsmetrics-test-{secrets.token_hex(4)}"
     shared = {
         "DATABASE_URL": database_url,

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from tests.security.helpers import PASSWORD, bearer
 from tsmetrics.cli import main
+from tsmetrics.cli.server import _banner
 from tsmetrics.security.tokens import hash_token
-from tsmetrics.server import _banner
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import at, store
 from tests.security.helpers import bearer, log_in
+from tests.support.helpers import at, store
 
 PAYLOADS = (
     "' OR 1=1 --",
@@ -124,9 +124,9 @@ def _send(client, headers, method, template, params, body, inject):
 
 
 @pytest.fixture
-def attacked(make_app, make_token, catalogue, db):
+def attacked(make_app, make_token, feature_a, db):
     """An app with one test, one metric and two samples; an all-scopes token; no rate limits."""
-    test, metric = catalogue
+    test, metric = feature_a
     store(db, [(at("2025-11-09 12:00:00"), 1.0, test.id, metric.id, 0)] * 2)
     app = make_app(**LIMITS)
     return app.test_client(), bearer(make_token("read", "ingest", "admin"))

@@ -131,7 +131,7 @@ def test_every_protected_operation_refuses_the_wrong_scope_or_role(
             assert response.status_code in (302, 401), where
 
 
-def test_the_right_credentials_pass_the_policy(secure_app, make_token, make_user, catalogue):
+def test_the_right_credentials_pass_the_policy(secure_app, make_token, make_user, feature_a):
     make_user("editor-eve", "editor")
     browser = secure_app.test_client()
     assert log_in(browser, "editor-eve").status_code == 302
@@ -148,7 +148,7 @@ def test_the_right_credentials_pass_the_policy(secure_app, make_token, make_user
         assert response.status_code not in (401, 403), f"{method} {rule.rule}"
 
 
-def test_a_session_user_may_read_the_api_but_not_change_it(secure_client, make_user, catalogue):
+def test_a_session_user_may_read_the_api_but_not_change_it(secure_client, make_user, feature_a):
     make_user("viewer-vic")
     log_in(secure_client, "viewer-vic")
     assert secure_client.get("/abtest").get_json() == ["feature_a"]

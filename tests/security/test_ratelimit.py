@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from tests.security.helpers import PROBLEM, bearer, csrf_from
-from tests.services import port_open, require_service
+from tests.support.services import port_open, require_service
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -20,7 +20,7 @@ def _assert_429(response):
     assert 1 <= int(response.headers["Retry-After"]) <= 3600
 
 
-def test_limit_per_token_then_429_with_retry_after(make_app, make_token, catalogue):
+def test_limit_per_token_then_429_with_retry_after(make_app, make_token, feature_a):
     client = make_app(RATE_LIMIT_READ="3/hour").test_client()
     first, second = bearer(make_token("read")), bearer(make_token("read"))
     for _ in range(3):
@@ -39,7 +39,7 @@ def test_without_a_token_the_client_address_is_limited(make_app):
     assert client.get("/openapi.json", environ_base=there).status_code == 200
 
 
-def test_a_token_may_have_its_own_limit(make_app, make_token, catalogue):
+def test_a_token_may_have_its_own_limit(make_app, make_token, feature_a):
     client = make_app(RATE_LIMIT_READ="1000/hour").test_client()
     slow = bearer(make_token("read", rate_limit="3/hour"))
     for _ in range(3):
@@ -77,7 +77,7 @@ def test_an_empty_setting_means_no_limit(make_app):
 
 
 @pytest.mark.redis
-def test_two_instances_share_the_limit_through_redis(make_app, make_token, catalogue):
+def test_two_instances_share_the_limit_through_redis(make_app, make_token, feature_a):
     require_service(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
     prefix = f"tsmetrics-test-{secrets.token_hex(6)}"
     settings = {"REDIS_URL": REDIS_URL, "RATE_LIMIT_PREFIX": prefix, "RATE_LIMIT_READ": "3/hour"}

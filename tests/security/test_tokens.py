@@ -34,7 +34,7 @@ def test_tokens_are_random_prefixed_and_stored_only_as_sha256(auth_db):
     assert bytes(digest) == hashlib.sha256(token.encode()).digest()
 
 
-def test_a_token_opens_its_scope(secure_client, make_token, catalogue):
+def test_a_token_opens_its_scope(secure_client, make_token, feature_a):
     token = make_token("read")
     response = secure_client.get("/abtest", headers=bearer(token))
     assert response.status_code == 200

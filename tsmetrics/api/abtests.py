@@ -13,7 +13,7 @@ from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.schemas.manage import ListQueryArgsSchema
 from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
-from tsmetrics.store import catalog, series
+from tsmetrics.store import catalogue, series
 
 blp = ApiBlueprint("abtests", __name__, url_prefix="/abtest", description="The A/B tests.")
 
@@ -27,7 +27,7 @@ class ABTests(MethodView):
     def get(self, includeArchived):
         """Names of every A/B test, sorted (archived ones only with includeArchived=true)"""
         with db.connection() as conn:
-            tests = catalog.list_abtests(conn, include_archived=includeArchived)
+            tests = catalogue.list_abtests(conn, include_archived=includeArchived)
             names = [test.name for test in tests]
         return Response(orjson.dumps(names), mimetype="application/json")
 
@@ -41,7 +41,7 @@ class ABTestDetail(MethodView):
     def get(self, name):
         """One A/B test: status, variants (control first), metrics with samples"""
         with db.connection() as conn:
-            test = catalog.get_abtest(conn, name)
+            test = catalogue.get_abtest(conn, name)
             if test is None:
                 abort(404, message=f"A/B test {name!r} does not exist.")
             overview = series.abtest_overview(conn, test.id)

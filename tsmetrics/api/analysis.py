@@ -10,7 +10,8 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import abort
 
-from tsmetrics import analysis, db, stats, timeline
+from tsmetrics import db
+from tsmetrics.analysis import compare, stats, timeline
 from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.management import expected_shares
 from tsmetrics.schemas.analysis import (
@@ -53,7 +54,7 @@ def _welch_json(welch: stats.Welch | None) -> dict[str, Any]:
     }
 
 
-def _variant_json(v: analysis.VariantSummary) -> dict[str, Any]:
+def _variant_json(v: compare.VariantSummary) -> dict[str, Any]:
     return {
         "variant": v.name,
         "count": v.count,
@@ -67,7 +68,7 @@ def _variant_json(v: analysis.VariantSummary) -> dict[str, Any]:
     }
 
 
-def _srm_json(ratio: analysis.SampleRatio) -> dict[str, Any]:
+def _srm_json(ratio: compare.SampleRatio) -> dict[str, Any]:
     test = ratio.test
     return {
         "observed": ratio.observed,
@@ -80,7 +81,7 @@ def _srm_json(ratio: analysis.SampleRatio) -> dict[str, Any]:
     }
 
 
-def _metric_json(result: analysis.MetricComparison) -> dict[str, Any]:
+def _metric_json(result: compare.MetricComparison) -> dict[str, Any]:
     metric = result.metric
     return {
         "metric": metric.name,
@@ -99,7 +100,7 @@ def _metric_json(result: analysis.MetricComparison) -> dict[str, Any]:
     }
 
 
-def comparison_json(report: analysis.ComparisonReport) -> dict[str, Any]:
+def comparison_json(report: compare.ComparisonReport) -> dict[str, Any]:
     """The /abtest/{name}/compare body."""
     return {
         "abTest": report.abtest.name,
@@ -177,7 +178,7 @@ class Compare(MethodView):
         counts against the expected split, flagged at p < 0.001.
         """
         with db.connection() as conn:
-            report = analysis.compare(
+            report = compare.compare(
                 conn,
                 abtest_name=name,
                 metric_names=args["metric"],

@@ -11,17 +11,15 @@ from functools import partial
 from flask import Response
 from flask_smorest import Blueprint
 
-from tsmetrics import management, problems
-from tsmetrics.metric_series import UnknownName
+from tsmetrics import errors, problems
+from tsmetrics.errors import UnknownName
 from tsmetrics.schemas.problem import ProblemSchema
 
 # The services' refusals name the field at fault; every API operation answers them alike.
-_REFUSAL_STATUS = {UnknownName: 404, management.Conflict: 409, management.Invalid: 400}
+_REFUSAL_STATUS = {UnknownName: 404, errors.Conflict: 409, errors.Invalid: 400}
 
 
-def _refused(
-    status: int, error: UnknownName | management.Conflict | management.Invalid
-) -> Response:
+def _refused(status: int, error: UnknownName | errors.Conflict | errors.Invalid) -> Response:
     """The problem a service refusal stands for: what abort() naming its field would answer."""
     # An error handler cannot abort() (that would become a 500), so it answers directly.
     return problems.problem(status, error.message, errors={error.field: [error.message]})

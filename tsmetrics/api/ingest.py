@@ -10,14 +10,14 @@ from flask_smorest import abort
 
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.batches import (
+from tsmetrics.ingest.batch_format import (
     MAX_BATCH_ID_LENGTH,
     TOO_LARGE,
     BatchRejected,
     Limits,
     parse_with_refresh,
 )
-from tsmetrics.catalogue_cache import CatalogueCache, load_catalogue
+from tsmetrics.ingest.catalogue_cache import CatalogueCache, load_catalogue
 from tsmetrics.schemas.ingest import EXAMPLE_BATCH, IngestResponseSchema, SampleBatchSchema
 from tsmetrics.store.batches import store_batches
 

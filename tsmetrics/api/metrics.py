@@ -11,8 +11,7 @@ from flask_smorest import abort
 
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.cache_http import conditional_json, metrics_answer
-from tsmetrics.metric_series import MetricPage, fetch_resolved_page
+from tsmetrics.cache.bodies import conditional_json, metrics_answer
 from tsmetrics.schemas.manage import ListQueryArgsSchema
 from tsmetrics.schemas.metrics import (
     NAMES_RESPONSE,
@@ -20,7 +19,8 @@ from tsmetrics.schemas.metrics import (
     MetricsQueryArgsSchema,
     MetricsResponseSchema,
 )
-from tsmetrics.store import catalog
+from tsmetrics.series import MetricPage, fetch_resolved_page
+from tsmetrics.store import catalogue
 
 blp = ApiBlueprint(
     "metrics", __name__, url_prefix="/metrics", description="Aggregated metric time series."
@@ -46,7 +46,7 @@ class Metrics(MethodView):
         settings = current_app.config["TSMETRICS"]
         with db.connection() as conn:
 
-            def fetch(abtest: catalog.ABTest, metric: catalog.Metric) -> MetricPage:
+            def fetch(abtest: catalogue.ABTest, metric: catalogue.Metric) -> MetricPage:
                 return fetch_resolved_page(
                     conn,
                     abtest=abtest,
@@ -61,7 +61,7 @@ class Metrics(MethodView):
                 )
 
             # A repeated request is answered with the body rendered before,
-            # while no write has touched its days (tsmetrics/cache_http.py);
+            # while no write has touched its days (tsmetrics/cache/bodies.py);
             # otherwise orjson writes the datapoint dataclasses directly: a
             # 10,000-bucket page in about a millisecond, not through marshmallow.
             answer = metrics_answer(conn, args, settings["AUTO_MAX_BUCKETS"], fetch)
@@ -77,7 +77,7 @@ class Capabilities(MethodView):
     def get(self, includeArchived):
         """Names of every metric that /metrics can aggregate, sorted (archived: on request)"""
         with db.connection() as conn:
-            metrics = catalog.list_metrics(conn, include_archived=includeArchived)
+            metrics = catalogue.list_metrics(conn, include_archived=includeArchived)
             names = [metric.name for metric in metrics]
         return Response(orjson.dumps(names), mimetype="application/json")
 
@@ -91,7 +91,7 @@ class MetricCatalogue(MethodView):
     def get(self, includeArchived):
         """Every metric with its unit, kind and direction (archived: on request)"""
         with db.connection() as conn:
-            metrics = catalog.list_metrics(conn, include_archived=includeArchived)
+            metrics = catalogue.list_metrics(conn, include_archived=includeArchived)
             return [asdict(metric) for metric in metrics]
 
 
@@ -104,7 +104,7 @@ class MetricEntry(MethodView):
     def get(self, name):
         """One metric with its unit, kind and direction"""
         with db.connection() as conn:
-            metric = catalog.get_metric(conn, name)
+            metric = catalogue.get_metric(conn, name)
         if metric is None:
             abort(404, message=f"Metric {name!r} does not exist.")
         return asdict(metric)

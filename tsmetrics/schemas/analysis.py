@@ -7,12 +7,12 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from tsmetrics.analysis.stats import CORRECTIONS
 from tsmetrics.granularity import AUTO, CHOICES
 from tsmetrics.schemas.manage import FlatList
 
 # Shared with GET /metrics so that both refuse and repair dates alike.
 from tsmetrics.schemas.metrics import SLUG, TimeRangeArgsSchema, datetime_arg
-from tsmetrics.stats import CORRECTIONS
 
 _WINDOW = (
     " The window is widened to whole minutes. Default: from the test's start (or first"

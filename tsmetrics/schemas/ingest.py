@@ -1,6 +1,6 @@
 """Schemas of POST /ingest: the sample batch (documentation) and the answer.
 
-The batch is validated by tsmetrics.batches, the one path shared with the queue
+The batch is validated by tsmetrics.ingest.batch_format, the one path shared with the queue
 consumer and much faster than marshmallow on 10,000 samples; this schema is
 what the OpenAPI document shows, and a test keeps it, the validator and
 schemas/sample-batch.schema.json in agreement.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.batches import MAX_SAMPLES
+from tsmetrics.ingest.batch_format import MAX_SAMPLES
 from tsmetrics.schemas.metrics import SLUG
 
 EXAMPLE_BATCH = {

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from tsmetrics.management import expected_shares
 from tsmetrics.schemas import TextBodySchema
 from tsmetrics.schemas.metrics import SLUG
-from tsmetrics.store.catalog import ABTEST_STATUSES, METRIC_KINDS
+from tsmetrics.store.catalogue import ABTEST_STATUSES, METRIC_KINDS
 
 CREATE_STATUSES = ("draft", "running")
 

@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from tsmetrics import broker
+from tsmetrics.ingest import broker
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db, management
 from tsmetrics.schemas.manage import MetricCreateSchema, MetricUpdateSchema
-from tsmetrics.store import catalog
+from tsmetrics.store import catalogue
 from tsmetrics.web import forms
 from tsmetrics.web.htmx import htmx_request
 
@@ -31,7 +31,7 @@ def _new_values() -> dict[str, str]:
     return {"kind": "mean", "higherIsBetter": "false", "displayDecimals": "2"}
 
 
-def _values(metric: catalog.Metric) -> dict[str, str]:
+def _values(metric: catalogue.Metric) -> dict[str, str]:
     return {
         "unit": metric.unit,
         "description": metric.description,
@@ -41,15 +41,15 @@ def _values(metric: catalog.Metric) -> dict[str, str]:
     }
 
 
-def _get(conn: psycopg.Connection, name: str) -> catalog.Metric:
-    metric = catalog.get_metric(conn, name)
+def _get(conn: psycopg.Connection, name: str) -> catalogue.Metric:
+    metric = catalogue.get_metric(conn, name)
     if metric is None:
         abort(404, description=f"Metric {name!r} does not exist.")
     return metric
 
 
 def _catalogue(conn: psycopg.Connection, **context: Any) -> dict[str, Any]:
-    return {"metrics": catalog.list_metrics(conn), "values": _new_values()} | context
+    return {"metrics": catalogue.list_metrics(conn), "values": _new_values()} | context
 
 
 @bp.route("/", methods=["GET", "POST"])

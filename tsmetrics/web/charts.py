@@ -15,8 +15,9 @@ import psycopg
 from markupsafe import Markup
 
 from tsmetrics import granularity as gran
-from tsmetrics.metric_series import MetricPage, UnknownName, fetch_resolved_page
-from tsmetrics.store import catalog, series
+from tsmetrics.errors import UnknownName
+from tsmetrics.series import MetricPage, fetch_resolved_page
+from tsmetrics.store import catalogue, series
 from tsmetrics.web.chart_view import MAX_POINTS, ChartView
 
 
@@ -33,7 +34,7 @@ class VariantLine:
 class Chart:
     """One metric of one A/B test over the view's range."""
 
-    metric: catalog.Metric
+    metric: catalogue.Metric
     granularity: str
     lines: tuple[VariantLine, ...]
     too_many_points: int = 0
@@ -69,7 +70,7 @@ def script_json(value: Any) -> Markup:
 
 def build_chart(
     conn: psycopg.Connection,
-    abtest: catalog.ABTest,
+    abtest: catalogue.ABTest,
     metric_name: str,
     view: ChartView,
     *,
@@ -78,7 +79,7 @@ def build_chart(
     """One chart: a line per chosen variant (UnknownName when the metric does not exist)."""
     resolved = gran.resolve(view.granularity, view.start, view.end, auto_max_buckets)
     buckets = gran.bucket_count(view.start, view.end, gran.GRANULARITIES[resolved])
-    metric = catalog.get_metric(conn, metric_name)
+    metric = catalogue.get_metric(conn, metric_name)
     if metric is None:
         raise UnknownName("metricName", f"Metric {metric_name!r} does not exist.")
     if buckets > MAX_POINTS or not view.variants:
@@ -106,7 +107,7 @@ def build_chart(
 
 
 def build_charts(
-    conn: psycopg.Connection, abtest: catalog.ABTest, view: ChartView, *, auto_max_buckets: int
+    conn: psycopg.Connection, abtest: catalogue.ABTest, view: ChartView, *, auto_max_buckets: int
 ) -> list[Chart]:
     """A chart for every metric the A/B test has samples of, by metric name."""
     names = series.abtest_overview(conn, abtest.id).metric_names

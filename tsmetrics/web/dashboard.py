@@ -19,8 +19,8 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db
 from tsmetrics import granularity as gran
-from tsmetrics.metric_series import UnknownName
-from tsmetrics.store import catalog, overview
+from tsmetrics.errors import UnknownName
+from tsmetrics.store import catalogue, overview
 from tsmetrics.web import chart_view
 from tsmetrics.web.charts import build_chart, build_charts, script_json
 from tsmetrics.web.htmx import htmx_request, respond, vary_on_htmx
@@ -59,9 +59,9 @@ def unavailable(fragment: str, **context: Any) -> Response:
     return vary_on_htmx(response)
 
 
-def abtest_or_404(conn: psycopg.Connection, name: str) -> catalog.ABTest:
+def abtest_or_404(conn: psycopg.Connection, name: str) -> catalogue.ABTest:
     """The A/B test called `name`, or a 404."""
-    test = catalog.get_abtest(conn, name)
+    test = catalogue.get_abtest(conn, name)
     if test is None:
         abort(404, description=f"A/B test {name!r} does not exist.")
     return test
@@ -69,7 +69,7 @@ def abtest_or_404(conn: psycopg.Connection, name: str) -> catalog.ABTest:
 
 def test_and_view(
     conn: psycopg.Connection, name: str
-) -> tuple[catalog.ABTest, chart_view.ChartView]:
+) -> tuple[catalogue.ABTest, chart_view.ChartView]:
     """The A/B test called `name` (or a 404) and the view its page's query asks for (or a 400)."""
     test = abtest_or_404(conn, name)
     try:
@@ -82,15 +82,15 @@ def test_and_view(
 def index() -> Response:
     """Every A/B test with status, variants, metrics and recent samples; filterable."""
     status = request.args.get("status") or None
-    if status is not None and status not in catalog.ABTEST_STATUSES:
-        abort(400, description=f"status: one of {', '.join(catalog.ABTEST_STATUSES)}.")
+    if status is not None and status not in catalogue.ABTEST_STATUSES:
+        abort(400, description=f"status: one of {', '.join(catalogue.ABTEST_STATUSES)}.")
     search = (request.args.get("q") or "").strip()[:SEARCH_MAX]
     # Whole hours of the hourly rollups: the last 24 full hours and the current one.
     since = gran.floor_to(datetime.now(UTC) - timedelta(hours=24), 3600)
     context: dict[str, Any] = {
         "status": status,
         "q": search,
-        "statuses": catalog.ABTEST_STATUSES,
+        "statuses": catalogue.ABTEST_STATUSES,
         "since": since,
     }
     hx = htmx_request()

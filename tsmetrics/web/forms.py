@@ -18,7 +18,7 @@ import psycopg
 from flask import request
 from werkzeug.wrappers import Response
 
-from tsmetrics import management
+from tsmetrics import errors
 from tsmetrics.security import identity
 from tsmetrics.web import htmx
 
@@ -40,10 +40,10 @@ class Checked:
     errors: dict[str, list[str]] = field(default_factory=dict)
     status: int = 200
 
-    def refuse(self, error: management.Conflict | management.Invalid) -> None:
+    def refuse(self, error: errors.Conflict | errors.Invalid) -> None:
         """Record a management rule's refusal next to its field."""
         self.errors.setdefault(error.field, []).append(error.message)
-        conflict = isinstance(error, management.Conflict)
+        conflict = isinstance(error, errors.Conflict)
         self.status = max(self.status, 409 if conflict else 422)
 
     @property
@@ -134,7 +134,7 @@ def apply(
             return function(conn, *args)
         with conn.transaction(force_rollback=True):
             return function(conn, *args)
-    except (management.Conflict, management.Invalid) as error:
+    except (errors.Conflict, errors.Invalid) as error:
         checked.refuse(error)
         return None
 

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db, management
 from tsmetrics.schemas.manage import ABTestCreateSchema, ABTestUpdateSchema
-from tsmetrics.store import catalog
+from tsmetrics.store import catalogue
 from tsmetrics.web import forms
 from tsmetrics.web.dashboard import abtest_or_404
 from tsmetrics.web.htmx import htmx_request
@@ -35,7 +35,7 @@ def _new_values() -> dict[str, str]:
     return {"variants": "control\ntreatment", "status": "draft"}
 
 
-def _values(test: catalog.ABTest) -> dict[str, str]:
+def _values(test: catalogue.ABTest) -> dict[str, str]:
     split = test.expected_split
     return {
         "title": test.title,
@@ -46,7 +46,7 @@ def _values(test: catalog.ABTest) -> dict[str, str]:
     }
 
 
-def _edit(conn: psycopg.Connection, test: catalog.ABTest, **context: Any) -> dict[str, Any]:
+def _edit(conn: psycopg.Connection, test: catalogue.ABTest, **context: Any) -> dict[str, Any]:
     """The edit fragment's context: the stored values unless the user's are given."""
     moves = [
         (status, "Resume" if test.status == "paused" and status == "running" else _MOVES[status])
@@ -56,7 +56,7 @@ def _edit(conn: psycopg.Connection, test: catalog.ABTest, **context: Any) -> dic
         "test": test,
         "values": _values(test),
         "moves": moves,
-        "has_samples": catalog.abtest_has_samples(conn, test.id),
+        "has_samples": catalogue.abtest_has_samples(conn, test.id),
     } | context
 
 

@@ -1,0 +1,1 @@
+"""A/B analysis: comparisons of variants, results over time and the statistics behind them."""

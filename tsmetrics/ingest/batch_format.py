@@ -1,0 +1,181 @@
+"""The sample batch: one JSON format for the queue and HTTP, one validation path to SampleColumns.
+
+A batch is `{"abTest": ..., "variant": ..., "samples": [{"metric", "value", "time"}, ...]}`;
+schemas/sample-batch.schema.json describes it for producers in other languages.
+Errors name the field path (`samples[3].value`) and say why, for both entry points.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tsmetrics.ingest.catalogue_cache import Catalogue, CatalogueCache
+from tsmetrics.ingest.sample_checks import SLUG, sample_columns, short_key
+from tsmetrics.store.samples import SampleColumns
+
+MAX_SAMPLES = 10_000
+MAX_BATCH_ID_LENGTH = 200
+FIELDS = ("abTest", "variant", "samples")
+# Why a batch was refused; the consumer's dead-letter header starts with one.
+NOT_JSON, INVALID, UNKNOWN_NAME, TOO_LARGE, MISSING_ID = (
+    "not-json",
+    "invalid",
+    "unknown-name",
+    "too-large",
+    "missing-id",
+)
+_REASON_CHARS = 1000
+
+
+class BatchRejected(ValueError):
+    """The batch cannot be stored; `errors` maps field paths to reasons, `code` says what kind."""
+
+    def __init__(self, code: str, errors: dict[str, list[str]]) -> None:
+        self.code = code
+        self.errors = errors
+        super().__init__(self.reason())
+
+    def reason(self, limit: int = _REASON_CHARS) -> str:
+        """One line for a log or a dead-letter header: the code, then each path and why."""
+        text = f"{self.code}: " + "; ".join(
+            f"{path}: {' '.join(messages)}" for path, messages in self.errors.items()
+        )
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a batch may hold besides its format: size, and how old or new its samples may be."""
+
+    max_bytes: int = 2_000_000
+    max_age_seconds: float = 7 * 86_400
+    max_future_seconds: float = 300
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Limits:
+        """The limits configured by TSMETRICS_MAX_*."""
+        return cls(
+            max_bytes=settings["MAX_MESSAGE_BYTES"],
+            max_age_seconds=settings["MAX_SAMPLE_AGE"],
+            max_future_seconds=settings["MAX_SAMPLE_FUTURE"],
+        )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A valid batch, ready for store.batches.store_batches."""
+
+    abtest: str
+    variant: str
+    samples: SampleColumns
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def decode(body: bytes) -> Any:
+    """The JSON document in `body`, or BatchRejected(NOT_JSON)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        try:
+            # The standard parser also reads NaN, Infinity and 1e400, so that
+            # validation can say "Must be finite." instead of "not JSON".
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise BatchRejected(NOT_JSON, {"body": [f"Not valid JSON: {error}."]}) from None
+
+
+def parse_batch(
+    body: bytes, catalogue: Catalogue, limits: Limits, *, now: float | None = None
+) -> Batch:
+    """Decode and validate one batch, or raise BatchRejected naming every problem."""
+    if len(body) > limits.max_bytes:
+        raise BatchRejected(
+            TOO_LARGE, {"body": [f"At most {limits.max_bytes:,} bytes; this has {len(body):,}."]}
+        )
+    return validate_batch(decode(body), catalogue, limits, now=now)
+
+
+def parse_with_refresh(body: bytes, cache: CatalogueCache, limits: Limits) -> Batch:
+    """parse_batch, reloading the catalogue once when the batch names something unknown."""
+    try:
+        return parse_batch(body, cache.current(), limits)
+    except BatchRejected as rejected:
+        if rejected.code != UNKNOWN_NAME or not cache.refresh():
+            raise
+    return parse_batch(body, cache.current(), limits)
+
+
+def validate_batch(
+    doc: Any, catalogue: Catalogue, limits: Limits, *, now: float | None = None
+) -> Batch:
+    """Validate a decoded batch against the catalogue and limits."""
+    if type(doc) is not dict:
+        raise BatchRejected(
+            INVALID, {"body": ["Must be a JSON object with abTest, variant and samples."]}
+        )
+    errors: dict[str, list[str]] = {}
+    unknown: set[str] = set()
+    for key in doc:
+        if key not in FIELDS:
+            errors[short_key(key)] = ["Unknown field."]
+    abtest = _lookup_abtest(doc, catalogue, errors, unknown)
+    variant = _lookup_variant(doc, abtest, errors, unknown)
+    samples = doc.get("samples")
+    columns = None
+    if type(samples) is not list or not samples:
+        errors["samples"] = [f"Must be a list of 1 to {MAX_SAMPLES:,} samples."]
+    elif len(samples) > MAX_SAMPLES:
+        raise BatchRejected(
+            TOO_LARGE, {"samples": [f"At most {MAX_SAMPLES:,} samples; this has {len(samples):,}."]}
+        )
+    else:
+        moment = time.time() if now is None else now
+        window = (moment - limits.max_age_seconds, moment + limits.max_future_seconds)
+        columns = sample_columns(samples, catalogue.metrics, window, limits, errors, unknown)
+    if errors:
+        raise BatchRejected(UNKNOWN_NAME if set(errors) == unknown else INVALID, errors)
+    assert abtest is not None and variant is not None and columns is not None
+    times, values, metric_ids = columns
+    samples = SampleColumns.from_seconds(times, values, abtest[0], metric_ids, variant)
+    return Batch(doc["abTest"], doc["variant"], samples)
+
+
+def _short(key: Any) -> str:
+    # Keys become error paths and headers: keep them short and valid UTF-8.
+    text = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 50 else text[:49] + "…"
+
+
+def _lookup_abtest(doc, catalogue, errors, unknown) -> tuple[int, tuple[str, ...]] | None:
+    name = doc.get("abTest")
+    if name is None:
+        errors["abTest"] = ["Missing data for required field."]
+    elif type(name) is not str or not SLUG.fullmatch(name):
+        errors["abTest"] = ["Must be an A/B test name: 1 to 50 of a-z, 0-9, _ and -."]
+    elif name not in catalogue.abtests:
+        errors["abTest"] = [f"Unknown A/B test {name!r}."]
+        unknown.add("abTest")
+    else:
+        return catalogue.abtests[name]
+    return None
+
+
+def _lookup_variant(doc, abtest, errors, unknown) -> int | None:
+    name = doc.get("variant")
+    if name is None:
+        errors["variant"] = ["Missing data for required field."]
+    elif type(name) is not str or not 0 < len(name) <= 100:
+        errors["variant"] = ["Must be a variant name of 1 to 100 characters."]
+    elif abtest is not None:
+        if name in abtest[1]:
+            return abtest[1].index(name)
+        errors["variant"] = [f"Unknown variant {name!r}; the test has {', '.join(abtest[1])}."]
+        unknown.add("variant")
+    return None
