@@ -12,7 +12,8 @@ from typing import Any
 
 import psycopg
 
-from tsmetrics.errors import Conflict, Invalid, UnknownName
+from tsmetrics.errors import Conflict, Invalid
+from tsmetrics.lookups import require_abtest, require_metric
 from tsmetrics.store import catalogue
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -67,9 +68,7 @@ def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
     """Apply validated changes (fields and/or status) in one transaction."""
     changes = dict(changes)
     with conn.transaction():
-        test = catalogue.get_abtest(conn, name)
-        if test is None:
-            raise UnknownName("name", f"A/B test {name!r} does not exist.")
+        test = require_abtest(conn, name)
         status = changes.pop("status", test.status)
         if test.status == "archived" and (changes or status != "archived"):
             raise Conflict("status", f"A/B test {name!r} is archived, which is read-only.")
@@ -100,9 +99,7 @@ def update_metric(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
     """Apply validated changes; `archived` true archives, false restores."""
     changes = dict(changes)
     with conn.transaction():
-        metric = catalogue.get_metric(conn, name)
-        if metric is None:
-            raise UnknownName("name", f"Metric {name!r} does not exist.")
+        metric = require_metric(conn, name)
         archived = changes.pop("archived", None)
         if not changes and archived is None:
             return metric

@@ -14,6 +14,7 @@ import psycopg
 from tsmetrics import cache
 from tsmetrics import granularity as gran
 from tsmetrics.errors import UnknownName
+from tsmetrics.lookups import require_abtest, require_metric
 from tsmetrics.store import buckets, catalogue
 
 
@@ -51,12 +52,8 @@ def resolve_names(
     conn: psycopg.Connection, abtest_name: str, metric_name: str, variant: str | None
 ) -> tuple[catalogue.ABTest, catalogue.Metric, int | None]:
     """The A/B test, metric and variant position named, or UnknownName."""
-    abtest = catalogue.get_abtest(conn, abtest_name)
-    if abtest is None:
-        raise UnknownName("abTestName", f"A/B test {abtest_name!r} does not exist.")
-    metric = catalogue.get_metric(conn, metric_name)
-    if metric is None:
-        raise UnknownName("metricName", f"Metric {metric_name!r} does not exist.")
+    abtest = require_abtest(conn, abtest_name, field="abTestName")
+    metric = require_metric(conn, metric_name, field="metricName")
     return abtest, metric, _variant_position(abtest, variant)
 
 

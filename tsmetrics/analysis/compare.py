@@ -15,7 +15,7 @@ import psycopg
 
 from tsmetrics import cache
 from tsmetrics.analysis import stats
-from tsmetrics.errors import UnknownName
+from tsmetrics.lookups import require_abtest, require_metric
 from tsmetrics.store import catalogue, series, totals
 
 
@@ -115,10 +115,7 @@ def resolve_window(
 
 def resolve_abtest(conn: psycopg.Connection, name: str) -> catalogue.ABTest:
     """The A/B test called `name`; else UnknownName."""
-    abtest = catalogue.get_abtest(conn, name)
-    if abtest is None:
-        raise UnknownName("name", f"A/B test {name!r} does not exist.")
-    return abtest
+    return require_abtest(conn, name)
 
 
 def resolve_metrics(
@@ -128,10 +125,7 @@ def resolve_metrics(
     names = list(dict.fromkeys(names)) or series.abtest_overview(conn, abtest.id).metric_names
     found = []
     for name in names:
-        metric = catalogue.get_metric(conn, name)
-        if metric is None:
-            raise UnknownName("metric", f"Metric {name!r} does not exist.")
-        found.append(metric)
+        found.append(require_metric(conn, name, field="metric"))
     return found
 
 

@@ -15,7 +15,7 @@ import psycopg
 from markupsafe import Markup
 
 from tsmetrics import granularity as gran
-from tsmetrics.errors import UnknownName
+from tsmetrics.lookups import require_metric
 from tsmetrics.series import MetricPage, fetch_resolved_page
 from tsmetrics.store import catalogue, series
 from tsmetrics.web.chart_view import MAX_POINTS, ChartView
@@ -79,9 +79,7 @@ def build_chart(
     """One chart: a line per chosen variant (UnknownName when the metric does not exist)."""
     resolved = gran.resolve(view.granularity, view.start, view.end, auto_max_buckets)
     buckets = gran.bucket_count(view.start, view.end, gran.GRANULARITIES[resolved])
-    metric = catalogue.get_metric(conn, metric_name)
-    if metric is None:
-        raise UnknownName("metricName", f"Metric {metric_name!r} does not exist.")
+    metric = require_metric(conn, metric_name, field="metricName")
     if buckets > MAX_POINTS or not view.variants:
         too_many = buckets if buckets > MAX_POINTS else 0
         return Chart(metric, resolved, (), too_many_points=too_many)
