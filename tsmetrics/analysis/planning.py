@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from tsmetrics.analysis import sequential, stats
+from tsmetrics.analysis import sequential, stats, time_unit
 
 POWER = 0.8
 
@@ -103,15 +103,15 @@ def plan(
         elif units_per_second > 0:
             seconds = (needed - units) / units_per_second
     return Plan(
-        inference,
-        tuning.alpha,
-        power,
-        units,
-        effect,
-        relative,
-        planned_relative_effect,
-        needed,
-        seconds,
+        inference=inference,
+        alpha=tuning.alpha,
+        power=power,
+        units=units,
+        detectable_now=effect,
+        relative_detectable_now=relative,
+        planned_relative_effect=planned_relative_effect,
+        units_needed=needed,
+        seconds_to_detectable=seconds,
     )
 
 
@@ -120,3 +120,10 @@ def sample_variance(control: stats.Moments, treatment: stats.Moments) -> tuple[f
     units = control.n + treatment.n
     variance = control.variance / control.n + treatment.variance / treatment.n
     return float(variance * units), float(units)
+
+
+def time_variance(series: time_unit.PairedMinutes) -> tuple[float, float]:
+    """(s2, N) for the unit `time`: the long-run variance per paired minute, and N minutes."""
+    end = [len(series.minutes) - 1]
+    looks = time_unit.time_looks(series.control, series.treatment, end, relative=False)
+    return float(looks.variance[0] * looks.units[0]), float(looks.units[0])

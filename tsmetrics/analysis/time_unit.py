@@ -74,6 +74,13 @@ def bandwidth(minutes):
     return np.floor(4 * (np.asarray(minutes, dtype=np.float64) / 100) ** (2 / 9)).astype(int)
 
 
+def _prefix_products(x, y, at):
+    # sum_(i <= a) x_i y_i for each a in `at`; one look (a comparison) needs no prefix array.
+    if len(at) == 1:
+        return np.einsum("...i,...i->...", x[..., : at[0] + 1], y[..., : at[0] + 1])[..., None]
+    return np.cumsum(x * y, axis=-1)[..., at]
+
+
 def cross_covariances(x, y, ends, lags: int) -> np.ndarray:
     """(1/M) sum (x_m - x̄)(y_(m-k) - ȳ) over each prefix ending at `ends`, k = 0..lags.
 
@@ -90,7 +97,7 @@ def cross_covariances(x, y, ends, lags: int) -> np.ndarray:
     for k in range(min(lags, size - 1) + 1):
         valid = ends >= k
         at = ends[valid]
-        products = np.cumsum(x[..., k:] * y[..., : size - k], axis=-1)[..., at - k]
+        products = _prefix_products(x[..., k:], y[..., : size - k], at - k)
         x_part = sum_x[..., at] - (sum_x[..., k - 1 : k] if k else 0.0)
         y_part = sum_y[..., at - k]
         mx, my = mean_x[..., valid], mean_y[..., valid]
