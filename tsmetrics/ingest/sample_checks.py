@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tsmetrics.ingest.batch_format import Limits
+from tsmetrics.ingest.limits import Limits
 
 SAMPLE_FIELDS = ("metric", "value", "time")
 # RFC 3339 (ISO 8601 with an offset), the same pattern as the JSON Schema file.
