@@ -41,7 +41,7 @@ def valid_columns(
     of a dozen Python operations per sample. It only accepts; whenever a check
     fails or anything is unusual the per-sample loop decides, with its messages.
     It never accepts what the loop refuses and gives the same columns for what
-    it accepts (tests/test_batch_columns.py).
+    it accepts (tests/ingest/test_batch_columns.py).
     """
     try:
         names = [sample["metric"] for sample in raw]
