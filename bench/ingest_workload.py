@@ -10,6 +10,7 @@ import psycopg
 from tsmetrics.demo import simulator
 from tsmetrics.ingest import batch_format
 from tsmetrics.ingest.catalogue_cache import load_catalogue
+from tsmetrics.ingest.limits import Limits
 from tsmetrics.ingest.producer import encode_batch
 from tsmetrics.store import samples as sample_store
 
@@ -46,7 +47,7 @@ def prepare(
     bodies = [encode_batch(*batch) for batch in made]
     with psycopg.connect(url) as conn:
         catalogue = load_catalogue(conn)
-    limits = batch_format.Limits(max_bytes=10**8, max_age_seconds=10**9)
+    limits = Limits(max_bytes=10**8, max_age_seconds=10**9)
     columns = sample_store.SampleColumns.concat(
         [batch_format.parse_batch(body, catalogue, limits).samples for body in bodies]
     )

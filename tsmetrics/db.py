@@ -1,4 +1,4 @@
-"""The psycopg connection pool, bound to the Flask app like any extension."""
+"""Connections to PostgreSQL: the app's pool (a Flask extension), and single ones outside it."""
 
 from __future__ import annotations
 
@@ -84,3 +84,24 @@ def get_pool(app: Flask | None = None) -> ConnectionPool:
 def connection():
     """A pooled connection for one request: commits on success, rolls back on error."""
     return get_pool().connection()
+
+
+def autocommit_connection(settings: dict[str, Any], name: str) -> psycopg.Connection:
+    """A connection of its own in autocommit mode (transactions are explicit), outside any pool."""
+    return psycopg.connect(
+        settings["DATABASE_URL"],
+        autocommit=True,
+        connect_timeout=settings["CONNECT_TIMEOUT"],
+        application_name=name,
+        # Notice a vanished server within a minute instead of hanging.
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+    )
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a (database) error's message, for a log line."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,7 +1,7 @@
 """The services' refusals, each naming the input field at fault.
 
-The API answers them as problem+json (404, 409, 400) and the dashboard as
-pages; the services raise them and never know who asked.
+tsmetrics.problems answers them app-wide (404, 409, 400): problem+json for API
+clients, an error page for browsers. The services raise them and never know who asked.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""The one place errors become responses: problem+json for API clients, pages for browsers."""
+"""The one place errors become responses: problem+json for API clients, pages for browsers.
+
+Every error goes through `problem`, which answers a browser on a page path with
+templates/errors/<status>.html and everyone else with application/problem+json:
+abort() in a view, the services' refusals (tsmetrics.errors), a database outage
+and a bug alike. flask-smorest's own JSON handler is replaced by this one
+(tsmetrics.api.TSMetricsApi), so it never answers a page's error with JSON.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +20,14 @@ from jinja2 import TemplateNotFound
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from tsmetrics import errors
+
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 # Paths whose errors a person reads in a browser; everything else is API.
 _PAGE_PREFIXES = ("/dashboard", "/login", "/logout")
+# The status each kind of refusal stands for; the most specific class first.
+_REFUSAL_STATUS = ((errors.UnknownName, 404), (errors.Conflict, 409), (errors.Invalid, 400))
 
 
 def _wants_page() -> bool:
@@ -83,6 +94,12 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(error.code or 500, detail, errors=errors, headers=headers)
 
 
+def handle_refused(error: errors.Refused) -> Response:
+    """A service's refusal (an unknown name, a conflict, an invalid change), naming its field."""
+    status = next((code for kind, code in _REFUSAL_STATUS if isinstance(error, kind)), 400)
+    return problem(status, error.message, errors={error.field: [error.message]})
+
+
 def handle_database_unavailable(error: Exception) -> Response:
     """The database is down or saturated: 503 with Retry-After, never a stack trace."""
     log.warning("database unavailable: %s", type(error).__name__)
@@ -115,6 +132,7 @@ def handle_unexpected(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     """Route every error through this module."""
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(errors.Refused, handle_refused)
     app.register_error_handler(PoolTimeout, handle_database_unavailable)
     app.register_error_handler(psycopg.OperationalError, handle_database_unavailable)
     # Safety nets: the schemas should catch these first; a client never gets a 500 for them.

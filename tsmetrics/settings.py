@@ -269,14 +269,6 @@ def load_settings(
     }
 
 
-def redact(name: str, value: Any) -> Any:
-    """What a setting may look like in a log line or banner."""
-    setting = BY_NAME.get(name)
-    if setting is None or not setting.secret or value is None:
-        return value
-    return "********"
-
-
 def markdown_table() -> str:
     """The README's configuration table, generated from SETTINGS."""
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]

@@ -42,7 +42,6 @@ def test_t_survival_function_matches_scipy(df):
         if want < 1e-290:  # below the float range both round to 0 or subnormals
             continue
         assert _close(distributions.t_sf(t, df), want), (t, df)
-        assert _close(distributions.t_cdf(t, df), _t_sf_reference(-t, df)), (t, df)
 
 
 def test_t_survival_function_on_random_arguments():
@@ -59,7 +58,6 @@ def test_t_survival_function_on_random_arguments():
 def test_t_quantiles_match_scipy(df):
     for p in (0.4999, 0.4, 0.25, 0.1, 0.05, 0.025, 0.01, 1e-3, 1e-5, 1e-10, 1e-20, 1e-50):
         assert _close(distributions.t_isf(p, df), scipy_stats.t.isf(p, df)), (p, df)
-        assert _close(distributions.t_ppf(p, df), scipy_stats.t.ppf(p, df)), (p, df)
     assert distributions.t_isf(0.5, df) == 0.0
 
 

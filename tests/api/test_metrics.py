@@ -209,28 +209,6 @@ def test_database_down_is_503_with_retry_after(db):
         app.extensions["tsmetrics.pool"].close()
 
 
-def test_catalogue_endpoints(client, known):
-    assert client.get("/abtest").get_json() == ["feature_a"]
-    assert client.get("/metrics/capabilities").get_json() == ["response_time"]
-    detail = client.get("/abtest/feature_a").get_json()
-    assert detail["variants"] == ["control", "treatment"]
-    assert detail["control"] == "control"
-    assert detail["status"] == "running"
-    assert detail["metrics"] == ["response_time"]
-    assert detail["latestSampleAt"].startswith("2025-11-09T12:06:30")
-    metric = client.get("/metrics/catalogue/response_time").get_json()
-    assert metric == {
-        "name": "response_time",
-        "unit": "ms",
-        "description": "",
-        "kind": "mean",
-        "higherIsBetter": False,
-    }
-    assert client.get("/metrics/catalogue").get_json() == [metric]
-    _problem(client.get("/abtest/nope"), 404)
-    _problem(client.get("/metrics/catalogue/nope"), 404)
-
-
 def test_unknown_route_and_method_are_problems(client, known):
     _problem(client.get("/nowhere"), 404)
     response = client.post(BASE)

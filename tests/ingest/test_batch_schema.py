@@ -13,7 +13,8 @@ from tests.support.batch_data import CATALOGUE, LIMITS, NOW
 from tests.support.batch_data import batch as _batch
 from tests.support.batch_data import sample as _sample
 from tsmetrics.ingest import batch_format
-from tsmetrics.ingest.batch_format import BatchRejected, Limits
+from tsmetrics.ingest.batch_format import BatchRejected
+from tsmetrics.ingest.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,9 @@ from tests.support.batch_data import CATALOGUE, LIMITS, NOW
 from tests.support.batch_data import batch as _batch
 from tests.support.batch_data import sample as _sample
 from tsmetrics.ingest import batch_format
-from tsmetrics.ingest.batch_format import BatchRejected, Limits, parse_batch
+from tsmetrics.ingest.batch_format import BatchRejected, parse_batch
 from tsmetrics.ingest.catalogue_cache import Catalogue, CatalogueCache
+from tsmetrics.ingest.limits import Limits
 
 
 def _parse(doc) -> batch_format.Batch:

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import pika
 import psycopg
 
+from tsmetrics.ingest.deliveries import Delivery, Flush
 from tsmetrics.ingest.in_flight import InFlight
-from tsmetrics.ingest.writer import Delivery, Flush, _WriterThread
+from tsmetrics.ingest.writer import _WriterThread
 
 
 def flush_of(*tags: int) -> Flush:

@@ -118,6 +118,20 @@ def test_overview_filters_by_status_and_search(client, db, recent):
     assert 'href="/dashboard/"' in empty
 
 
+def test_overview_links_its_json_twin_with_its_filters(client, db, recent):
+    catalogue.ensure_abtest(db, "checkout", variants=["a", "b"], status="paused")
+    html = text(client.get("/dashboard/"))
+    assert 'JSON: <a href="/overview">/overview</a>' in html
+    fragment = text(client.get("/dashboard/?status=running&q=feat", headers=HX))
+    link = re.search(r'JSON: <a href="([^"]+)">/overview</a>', fragment)
+    assert link and link.group(1) == "/overview?status=running&amp;q=feat"
+    # The twin is the same computation: the page's rows are the JSON's.
+    twin = client.get(link.group(1).replace("&amp;", "&")).get_json()["abTests"]
+    assert [t["name"] for t in twin] == re.findall(r'href="/dashboard/abtests/([^"]+)"', fragment)
+    counts = re.findall(r'<td class="num">([\d,]+)</td>', fragment)
+    assert [f"{t['recentSamples']:,}" for t in twin] == counts == ["60"]
+
+
 def test_overview_filters_push_a_canonical_url(client, recent):
     response = client.get("/dashboard/?status=&q=feat", headers=HX)
     assert response.headers["HX-Push-Url"] == "/dashboard/?q=feat"

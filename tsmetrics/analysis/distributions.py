@@ -2,7 +2,7 @@
 
 Both come from the regularized incomplete beta and gamma functions (continued
 fractions, plus an asymptotic expansion for the large degrees of freedom that
-millions of samples give). tests/test_stats.py checks them against scipy to
+millions of samples give). tests/analysis/test_stats.py checks them against scipy to
 far better than 1e-9 relative.
 """
 
@@ -125,11 +125,6 @@ def t_sf(t: float, df: float) -> float:
     return upper if t > 0 else 1.0 - upper
 
 
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t."""
-    return t_sf(-t, df)
-
-
 def t_pdf(t: float, df: float) -> float:
     """The density of Student's t at t."""
     return math.exp(
@@ -167,11 +162,6 @@ def t_isf(p: float, df: float) -> float:
             return following
         t = following
     return t
-
-
-def t_ppf(p: float, df: float) -> float:
-    """The t with P(T <= t) = p."""
-    return -t_isf(p, df)
 
 
 def _gamma_q(a: float, x: float) -> float:

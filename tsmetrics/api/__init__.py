@@ -74,16 +74,11 @@ API_CONFIG = {
 
 def init_app(app: Flask) -> Api:
     """Register every API blueprint on the app."""
-    from tsmetrics.api import abtests, analysis, health, ingest, manage, metrics, tokens
+    from tsmetrics.api import abtests, analysis, catalogue, health, ingest, metrics, tokens
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api = TSMetricsApi(app)
-    api.register_blueprint(metrics.blp)
-    api.register_blueprint(abtests.blp)
-    api.register_blueprint(ingest.blp)
-    api.register_blueprint(analysis.blp)
-    api.register_blueprint(manage.blp)
-    api.register_blueprint(tokens.blp)
-    api.register_blueprint(health.blp)
+    for module in (metrics, abtests, catalogue, analysis, ingest, tokens, health):
+        api.register_blueprint(module.blp)
     return api

@@ -1,26 +1,39 @@
-"""The A/B tests: names (as in the sketch) and each test with its variants and metrics."""
+"""The A/B tests: list and create, read and change one, and the overview of them all.
+
+Archiving is a change like any other: PATCH an A/B test with {"status": "archived"}.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 import orjson
-from flask import Response
+from flask import Response, url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
-from tsmetrics import db
+from tsmetrics import db, management
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.schemas.manage import ListQueryArgsSchema
+from tsmetrics.lookups import require_abtest
+from tsmetrics.schemas.manage import (
+    ABTestCreateSchema,
+    ABTestUpdateSchema,
+    ListQueryArgsSchema,
+    ManagedABTestSchema,
+)
 from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
-from tsmetrics.store import catalogue, series
+from tsmetrics.schemas.overview import OVERVIEW_EXAMPLE, OverviewQueryArgsSchema, OverviewSchema
+from tsmetrics.store import catalogue, overview, series
 
-blp = ApiBlueprint("abtests", __name__, url_prefix="/abtest", description="The A/B tests.")
+blp = ApiBlueprint(
+    "abtests",
+    __name__,
+    description="The A/B tests: list, create and change them (archiving keeps all data).",
+)
 
 
-@blp.route("")
+@blp.route("/abtest")
 class ABTests(MethodView):
-    """A/B test names."""
+    """The A/B tests."""
 
     @blp.arguments(ListQueryArgsSchema, location="query", as_kwargs=True)
     @blp.doc(responses=NAMES_RESPONSE)
@@ -31,9 +44,18 @@ class ABTests(MethodView):
             names = [test.name for test in tests]
         return Response(orjson.dumps(names), mimetype="application/json")
 
+    @blp.arguments(ABTestCreateSchema)
+    @blp.response(201, ManagedABTestSchema)
+    @blp.alt_response(409, description="An A/B test of this name exists.")
+    def post(self, fields):
+        """Create an A/B test (draft unless status is running)"""
+        with db.connection() as conn:
+            test = management.create_abtest(conn, fields)
+        return test, 201, {"Location": url_for("abtests.ABTestByName", name=test.name)}
 
-@blp.route("/<name>")
-class ABTestDetail(MethodView):
+
+@blp.route("/abtest/<name>")
+class ABTestByName(MethodView):
     """One A/B test."""
 
     @blp.response(200, ABTestSchema)
@@ -41,11 +63,42 @@ class ABTestDetail(MethodView):
     def get(self, name):
         """One A/B test: status, variants (control first), metrics with samples"""
         with db.connection() as conn:
-            test = catalogue.get_abtest(conn, name)
-            if test is None:
-                abort(404, message=f"A/B test {name!r} does not exist.")
-            overview = series.abtest_overview(conn, test.id)
+            test = require_abtest(conn, name)
+            found = series.abtest_overview(conn, test.id)
         return asdict(test) | {
-            "metrics": overview.metric_names,
-            "latest_sample_at": overview.latest_sample_at,
+            "metrics": found.metric_names,
+            "latest_sample_at": found.latest_sample_at,
         }
+
+    @blp.arguments(ABTestUpdateSchema)
+    @blp.response(200, ManagedABTestSchema)
+    @blp.alt_response(404, description="No such A/B test.")
+    @blp.alt_response(409, description="Illegal status change, or variants of a test with data.")
+    def patch(self, changes, name):
+        """Change fields and/or the status of an A/B test; status archived archives it
+
+        Only the fields given change. Status moves: draft -> running | archived;
+        running -> paused | completed; paused -> running | completed;
+        completed -> archived. An archived test is read-only and hidden from
+        GET /abtest (its data stay).
+        """
+        with db.connection() as conn:
+            return management.update_abtest(conn, name, changes)
+
+
+@blp.route("/overview")
+class Overview(MethodView):
+    """The dashboard overview's data."""
+
+    @blp.arguments(OverviewQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, OverviewSchema, example=OVERVIEW_EXAMPLE)
+    def get(self, q, status=None):
+        """Every A/B test with status, variants, metrics and samples of the last 24 h
+
+        The JSON twin of the dashboard's overview page (/dashboard/), computed by
+        the same function with the same filters. Archived tests are left out
+        unless status=archived. `recentSamples` counts every metric's samples in
+        the hourly buckets since `since` (the last 24 whole hours and the current one).
+        """
+        with db.connection() as conn:
+            return overview.read_overview(conn, status=status, search=q)

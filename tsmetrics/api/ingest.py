@@ -14,10 +14,10 @@ from tsmetrics.ingest.batch_format import (
     MAX_BATCH_ID_LENGTH,
     TOO_LARGE,
     BatchRejected,
-    Limits,
     parse_with_refresh,
 )
 from tsmetrics.ingest.catalogue_cache import CatalogueCache, load_catalogue
+from tsmetrics.ingest.limits import Limits
 from tsmetrics.schemas.ingest import EXAMPLE_BATCH, IngestResponseSchema, SampleBatchSchema
 from tsmetrics.store.batches import store_batches
 

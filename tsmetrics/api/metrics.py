@@ -1,24 +1,14 @@
-"""GET /metrics (aggregated buckets) and the metric catalogue."""
+"""GET /metrics: aggregated buckets of one metric of one A/B test."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-import orjson
-from flask import Response, current_app
+from flask import current_app
 from flask.views import MethodView
-from flask_smorest import abort
 
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.cache.bodies import conditional_json, metrics_answer
-from tsmetrics.schemas.manage import ListQueryArgsSchema
-from tsmetrics.schemas.metrics import (
-    NAMES_RESPONSE,
-    MetricSchema,
-    MetricsQueryArgsSchema,
-    MetricsResponseSchema,
-)
+from tsmetrics.schemas.metrics import MetricsQueryArgsSchema, MetricsResponseSchema
 from tsmetrics.series import MetricPage, fetch_resolved_page
 from tsmetrics.store import catalogue
 
@@ -66,45 +56,3 @@ class Metrics(MethodView):
             # 10,000-bucket page in about a millisecond, not through marshmallow.
             answer = metrics_answer(conn, args, settings["AUTO_MAX_BUCKETS"], fetch)
         return conditional_json(answer)
-
-
-@blp.route("/capabilities")
-class Capabilities(MethodView):
-    """The metric names."""
-
-    @blp.arguments(ListQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.doc(responses=NAMES_RESPONSE)
-    def get(self, includeArchived):
-        """Names of every metric that /metrics can aggregate, sorted (archived: on request)"""
-        with db.connection() as conn:
-            metrics = catalogue.list_metrics(conn, include_archived=includeArchived)
-            names = [metric.name for metric in metrics]
-        return Response(orjson.dumps(names), mimetype="application/json")
-
-
-@blp.route("/catalogue")
-class MetricCatalogue(MethodView):
-    """The metric catalogue."""
-
-    @blp.arguments(ListQueryArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, MetricSchema(many=True))
-    def get(self, includeArchived):
-        """Every metric with its unit, kind and direction (archived: on request)"""
-        with db.connection() as conn:
-            metrics = catalogue.list_metrics(conn, include_archived=includeArchived)
-            return [asdict(metric) for metric in metrics]
-
-
-@blp.route("/catalogue/<name>")
-class MetricEntry(MethodView):
-    """One metric of the catalogue."""
-
-    @blp.response(200, MetricSchema)
-    @blp.alt_response(404, description="No such metric.")
-    def get(self, name):
-        """One metric with its unit, kind and direction"""
-        with db.connection() as conn:
-            metric = catalogue.get_metric(conn, name)
-        if metric is None:
-            abort(404, message=f"Metric {name!r} does not exist.")
-        return asdict(metric)

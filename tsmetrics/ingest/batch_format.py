@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from tsmetrics.ingest.catalogue_cache import Catalogue, CatalogueCache
+from tsmetrics.ingest.limits import Limits
 from tsmetrics.ingest.sample_checks import SLUG, sample_columns, short_key
 from tsmetrics.store.samples import SampleColumns
 
@@ -46,24 +47,6 @@ class BatchRejected(ValueError):
             f"{path}: {' '.join(messages)}" for path, messages in self.errors.items()
         )
         return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a batch may hold besides its format: size, and how old or new its samples may be."""
-
-    max_bytes: int = 2_000_000
-    max_age_seconds: float = 7 * 86_400
-    max_future_seconds: float = 300
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> Limits:
-        """The limits configured by TSMETRICS_MAX_*."""
-        return cls(
-            max_bytes=settings["MAX_MESSAGE_BYTES"],
-            max_age_seconds=settings["MAX_SAMPLE_AGE"],
-            max_future_seconds=settings["MAX_SAMPLE_FUTURE"],
-        )
 
 
 @dataclass(frozen=True)
@@ -145,12 +128,6 @@ def validate_batch(
     times, values, metric_ids = columns
     samples = SampleColumns.from_seconds(times, values, abtest[0], metric_ids, variant)
     return Batch(doc["abTest"], doc["variant"], samples)
-
-
-def _short(key: Any) -> str:
-    # Keys become error paths and headers: keep them short and valid UTF-8.
-    text = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= 50 else text[:49] + "…"
 
 
 def _lookup_abtest(doc, catalogue, errors, unknown) -> tuple[int, tuple[str, ...]] | None:

@@ -22,12 +22,13 @@ from typing import Any
 import pika
 import psycopg
 
-from tsmetrics.db import redact_url
+from tsmetrics.db import autocommit_connection, first_line, redact_url
 from tsmetrics.ingest import broker
-from tsmetrics.ingest.batch_format import Limits
 from tsmetrics.ingest.catalogue_cache import Catalogue, CatalogueCache, load_catalogue
+from tsmetrics.ingest.deliveries import Delivery, Flush, validate
 from tsmetrics.ingest.in_flight import InFlight
-from tsmetrics.ingest.writer import BatchWriter, Delivery, Flush, connect, first_line, validate
+from tsmetrics.ingest.limits import Limits
+from tsmetrics.ingest.writer import BatchWriter
 from tsmetrics.store.batches import batch_ids_ready
 
 log = logging.getLogger(__name__)
@@ -250,14 +251,14 @@ class Consumer:
                 log.info("%s", self.stats.line())
 
     def _load_catalogue(self) -> Catalogue:
-        with connect(self.settings, self.name) as conn:
+        with autocommit_connection(self.settings, self.name) as conn:
             return load_catalogue(conn)
 
     def _wait_for_schema(self) -> None:
         backoff = broker.Backoff()
         while not self.stopping:
             try:
-                with connect(self.settings, self.name) as conn:
+                with autocommit_connection(self.settings, self.name) as conn:
                     ready = batch_ids_ready(conn)
             except psycopg.Error as error:
                 delay = backoff.next()

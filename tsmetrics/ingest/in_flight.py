@@ -9,7 +9,7 @@ crash meanwhile means redelivery, and its batch ids make that harmless.
 
 from __future__ import annotations
 
-from tsmetrics.ingest.writer import Delivery, Flush
+from tsmetrics.ingest.deliveries import Delivery, Flush
 
 
 class InFlight:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tsmetrics.ingest.batch_format import Limits
+from tsmetrics.ingest.limits import Limits
 
 SAMPLE_FIELDS = ("metric", "value", "time")
 # RFC 3339 (ISO 8601 with an offset), the same pattern as the JSON Schema file.
@@ -42,7 +41,7 @@ def valid_columns(
     of a dozen Python operations per sample. It only accepts; whenever a check
     fails or anything is unusual the per-sample loop decides, with its messages.
     It never accepts what the loop refuses and gives the same columns for what
-    it accepts (tests/test_batch_columns.py).
+    it accepts (tests/ingest/test_batch_columns.py).
     """
     try:
         names = [sample["metric"] for sample in raw]

@@ -16,23 +16,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import pika
 import psycopg
 
+from tsmetrics.db import autocommit_connection, first_line
 from tsmetrics.ingest import broker
-from tsmetrics.ingest.batch_format import (
-    MAX_BATCH_ID_LENGTH,
-    MISSING_ID,
-    BatchRejected,
-    Limits,
-    parse_with_refresh,
-)
 from tsmetrics.ingest.catalogue_cache import CatalogueCache
+from tsmetrics.ingest.deliveries import Delivery, Flush, validate
+from tsmetrics.ingest.limits import Limits
 from tsmetrics.store.batches import prune_batch_ids, store_batches
-from tsmetrics.store.samples import SampleColumns
 
 log = logging.getLogger("tsmetrics.ingest.consumer")
 PRUNE_EVERY = 600.0
@@ -42,55 +35,6 @@ PRUNE_EVERY = 600.0
 PRUNE_MARGIN = 3600
 # Data errors are the batch's fault, not the database's: retrying cannot help.
 DATA_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
-
-
-@dataclass
-class Delivery:
-    """One message, held unacknowledged until its flush commits."""
-
-    tag: int
-    batch_id: str | None
-    body: bytes
-    properties: pika.BasicProperties
-    samples: SampleColumns | None = None  # None: not validated yet (catalogue unreachable)
-    refused: bool = False
-
-
-@dataclass
-class Flush:
-    """Messages written in one transaction, and what became of them."""
-
-    deliveries: list[Delivery]
-    generation: int  # the broker connection they came on
-    refusals: list[tuple[Delivery, str]] = field(default_factory=list)
-    samples: int = 0
-    batches: int = 0
-    duplicates: int = 0
-    abandoned: bool = False
-    committed: bool = False  # set by the consumer's thread once the writer is done
-
-
-def validate(delivery: Delivery, cache: CatalogueCache, limits: Limits) -> str | None:
-    """Parse the message into `delivery.samples`; return why it is refused, if it is.
-
-    Raises psycopg.Error when the catalogue is needed and cannot be loaded.
-    """
-    if not delivery.batch_id or len(delivery.batch_id) > MAX_BATCH_ID_LENGTH:
-        return (
-            f"{MISSING_ID}: message_id must be set, 1 to {MAX_BATCH_ID_LENGTH} characters; "
-            "it is what makes redelivery safe."
-        )
-    try:
-        delivery.samples = parse_with_refresh(delivery.body, cache, limits).samples
-    except BatchRejected as rejected:
-        return rejected.reason()
-    return None
-
-
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message, for a log line."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class BatchWriter:
@@ -237,7 +181,7 @@ class _WriterThread:
 
     def _connect(self) -> psycopg.Connection:
         if self._db is None or self._db.closed or self._db.broken:
-            self._db = connect(self.pool.settings, self.pool.name)
+            self._db = autocommit_connection(self.pool.settings, self.pool.name)
         return self._db
 
     def _close_db(self) -> None:
@@ -250,18 +194,3 @@ def _forget_outcome(flush: Flush) -> None:
     """Clear what a rolled-back attempt counted, before the next attempt."""
     flush.refusals.clear()
     flush.samples = flush.batches = flush.duplicates = 0
-
-
-def connect(settings: dict[str, Any], name: str) -> psycopg.Connection:
-    """An autocommit connection for the consumer (transactions are explicit)."""
-    return psycopg.connect(
-        settings["DATABASE_URL"],
-        autocommit=True,
-        connect_timeout=settings["CONNECT_TIMEOUT"],
-        application_name=name,
-        # Notice a vanished server within a minute instead of hanging.
-        keepalives=1,
-        keepalives_idle=30,
-        keepalives_interval=10,
-        keepalives_count=3,
-    )

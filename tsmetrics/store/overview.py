@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.rows import class_row
+
+from tsmetrics import granularity as gran
+
+RECENT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,14 @@ class ABTestSummary:
     metric_names: list[str]
     recent_samples: int
     latest_sample_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The overview: its rows, and the start of the window their recent samples count."""
+
+    since: datetime
+    abtests: list[ABTestSummary]
 
 
 # Recent samples come from the hourly all-variant rollups: one short index
@@ -76,3 +88,16 @@ def list_abtest_summaries(
     }
     with conn.cursor(row_factory=class_row(ABTestSummary)) as cur:
         return cur.execute(_SELECT_SUMMARIES, params).fetchall()
+
+
+def read_overview(
+    conn: psycopg.Connection,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    now: datetime | None = None,
+) -> Overview:
+    """The dashboard overview and its JSON twin: samples of the last 24 h, in whole hours."""
+    # Whole hours of the hourly rollups: the last 24 full hours and the current one.
+    since = gran.floor_to((now or datetime.now(UTC)) - RECENT, 3600)
+    return Overview(since, list_abtest_summaries(conn, since=since, status=status, search=search))

@@ -66,12 +66,6 @@ def timescaledb_available(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
-def timescaledb_installed(conn: psycopg.Connection) -> bool:
-    """True when this database has the timescaledb extension created."""
-    row = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
-    return bool(row and row[0])
-
-
 def migrate(
     conn: psycopg.Connection,
     *,

@@ -1,4 +1,4 @@
-"""Server-rendered pages: the docs page and (later) the dashboard."""
+"""Server-rendered pages: the dashboard, its forms, the login and the Swagger UI page."""
 
 from __future__ import annotations
 

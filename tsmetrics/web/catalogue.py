@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from tsmetrics import db, management
+from tsmetrics.lookups import require_metric
 from tsmetrics.schemas.manage import MetricCreateSchema, MetricUpdateSchema
 from tsmetrics.store import catalogue
 from tsmetrics.web import forms
@@ -39,13 +40,6 @@ def _values(metric: catalogue.Metric) -> dict[str, str]:
         "higherIsBetter": "true" if metric.higher_is_better else "false",
         "displayDecimals": str(metric.display_decimals),
     }
-
-
-def _get(conn: psycopg.Connection, name: str) -> catalogue.Metric:
-    metric = catalogue.get_metric(conn, name)
-    if metric is None:
-        abort(404, description=f"Metric {name!r} does not exist.")
-    return metric
 
 
 def _catalogue(conn: psycopg.Connection, **context: Any) -> dict[str, Any]:
@@ -77,7 +71,7 @@ def metrics() -> Response:
 def metric(name: str) -> Response:
     """The form that edits a metric, and archives or restores it."""
     with db.connection() as conn:
-        found = _get(conn, name)
+        found = require_metric(conn, name)
     return forms.respond(*EDIT, {"metric": found, "values": _values(found)})
 
 
@@ -86,7 +80,7 @@ def _change(name: str, body: dict[str, Any], saved: str) -> Response:
     checked = forms.load(MetricUpdateSchema(), body)
     dry_run = forms.validating()
     with db.connection() as conn:
-        found = _get(conn, name)
+        found = require_metric(conn, name)
         if checked.ok:
             changed = forms.apply(
                 checked, conn, management.update_metric, name, checked.data, dry_run=dry_run

@@ -8,7 +8,7 @@ of the page keeps working and the next refresh recovers.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -19,7 +19,8 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db
 from tsmetrics import granularity as gran
-from tsmetrics.errors import UnknownName
+from tsmetrics.lookups import require_abtest
+from tsmetrics.schemas.overview import SEARCH_MAX
 from tsmetrics.store import catalogue, overview
 from tsmetrics.web import chart_view
 from tsmetrics.web.charts import build_chart, build_charts, script_json
@@ -30,7 +31,6 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
 # The id of the A/B test page's form: only its requests move the browser history.
 CONTROLS_ID = "controls"
-SEARCH_MAX = 100
 
 
 @bp.record_once
@@ -59,19 +59,11 @@ def unavailable(fragment: str, **context: Any) -> Response:
     return vary_on_htmx(response)
 
 
-def abtest_or_404(conn: psycopg.Connection, name: str) -> catalogue.ABTest:
-    """The A/B test called `name`, or a 404."""
-    test = catalogue.get_abtest(conn, name)
-    if test is None:
-        abort(404, description=f"A/B test {name!r} does not exist.")
-    return test
-
-
 def test_and_view(
     conn: psycopg.Connection, name: str
 ) -> tuple[catalogue.ABTest, chart_view.ChartView]:
     """The A/B test called `name` (or a 404) and the view its page's query asks for (or a 400)."""
-    test = abtest_or_404(conn, name)
+    test = require_abtest(conn, name)
     try:
         return test, chart_view.parse_view(request.args, test.variants)
     except chart_view.BadView as error:
@@ -85,20 +77,13 @@ def index() -> Response:
     if status is not None and status not in catalogue.ABTEST_STATUSES:
         abort(400, description=f"status: one of {', '.join(catalogue.ABTEST_STATUSES)}.")
     search = (request.args.get("q") or "").strip()[:SEARCH_MAX]
-    # Whole hours of the hourly rollups: the last 24 full hours and the current one.
-    since = gran.floor_to(datetime.now(UTC) - timedelta(hours=24), 3600)
-    context: dict[str, Any] = {
-        "status": status,
-        "q": search,
-        "statuses": catalogue.ABTEST_STATUSES,
-        "since": since,
-    }
+    context: dict[str, Any] = {"status": status, "q": search, "statuses": catalogue.ABTEST_STATUSES}
     hx = htmx_request()
     try:
         with db.connection() as conn:
-            context["abtests"] = overview.list_abtest_summaries(
-                conn, since=since, status=status, search=search
-            )
+            # The same call as its JSON twin, GET /overview.
+            found = overview.read_overview(conn, status=status, search=search)
+        context |= {"abtests": found.abtests, "since": found.since}
     except DATABASE_DOWN:
         if not hx.wants_fragment:
             raise
@@ -149,8 +134,6 @@ def chart(name: str, metric: str) -> Response:
             one = build_chart(
                 conn, test, metric, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"]
             )
-    except UnknownName as unknown:
-        abort(404, description=unknown.message)
     except DATABASE_DOWN:
         if not htmx_request().wants_fragment:
             raise

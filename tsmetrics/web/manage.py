@@ -17,10 +17,10 @@ from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from tsmetrics import db, management
+from tsmetrics.lookups import require_abtest
 from tsmetrics.schemas.manage import ABTestCreateSchema, ABTestUpdateSchema
 from tsmetrics.store import catalogue
 from tsmetrics.web import forms
-from tsmetrics.web.dashboard import abtest_or_404
 from tsmetrics.web.htmx import htmx_request
 
 bp = Blueprint("dashboard_manage", __name__, url_prefix="/dashboard/manage")
@@ -84,7 +84,7 @@ def new_abtest() -> Response:
 def abtest(name: str) -> Response:
     """The form that edits an A/B test, with the status moves it allows."""
     with db.connection() as conn:
-        return forms.respond(*EDIT, _edit(conn, abtest_or_404(conn, name)))
+        return forms.respond(*EDIT, _edit(conn, require_abtest(conn, name)))
 
 
 @bp.post("/abtests/<name>")
@@ -93,7 +93,7 @@ def update_abtest(name: str) -> Response:
     checked = forms.load(ABTestUpdateSchema(), forms.abtest_body(request.form, creating=False))
     dry_run = forms.validating()
     with db.connection() as conn:
-        test = abtest_or_404(conn, name)
+        test = require_abtest(conn, name)
         if checked.ok:
             updated = forms.apply(
                 checked, conn, management.update_abtest, name, checked.data, dry_run=dry_run
@@ -112,12 +112,12 @@ def move_abtest(name: str) -> Response:
     """Move an A/B test to another status of its lifecycle, archiving included."""
     checked = forms.load(ABTestUpdateSchema(), {"status": request.form.get("status", "")})
     with db.connection() as conn:
-        test = abtest_or_404(conn, name)
+        test = require_abtest(conn, name)
         if checked.ok:
             moved = forms.apply(checked, conn, management.update_abtest, name, checked.data)
         if not checked.ok:
             # The stored state, which may have moved on since the page was drawn.
-            context = _edit(conn, abtest_or_404(conn, name), errors=checked.errors)
+            context = _edit(conn, require_abtest(conn, name), errors=checked.errors)
             return forms.respond(*EDIT, context, checked.status)
         context = _edit(conn, moved, saved=f"{test.name} is now {moved.status}.")
     if not htmx_request().request:

@@ -14,9 +14,8 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db
 from tsmetrics.analysis import compare, stats, timeline
-from tsmetrics.api.analysis import timeline_json
-from tsmetrics.errors import UnknownName
 from tsmetrics.management import expected_shares
+from tsmetrics.schemas.analysis_bodies import timeline_json
 from tsmetrics.web import chart_view
 from tsmetrics.web.dashboard import DATABASE_DOWN, test_and_view, unavailable
 from tsmetrics.web.htmx import htmx_request, respond
@@ -105,8 +104,6 @@ def lift(name: str, metric: str) -> Response:
                 conn, abtest_name=test.name, metric_names=[metric], start=view.start, end=view.end
             )
         drawn = {"result": result, "payload": timeline_json(result)}
-    except UnknownName as unknown:
-        abort(404, description=unknown.message)
     except timeline.TooManyPoints as error:
         drawn = {"too_many": str(error)}
     except DATABASE_DOWN:

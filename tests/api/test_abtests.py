@@ -1,12 +1,13 @@
-"""The management API: creating and changing A/B tests and metrics, lifecycle, archiving."""
+"""The A/B tests resource: list, create, read, change (lifecycle, archiving), and the overview."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support.helpers import at, store
+from tsmetrics import granularity as gran
 from tsmetrics.store import catalogue
 
 PROBLEM = "application/problem+json"
@@ -16,8 +17,48 @@ def _problem(response, status: int) -> dict:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == PROBLEM
     body = response.get_json(force=True)
-    assert body["status"] == status and body["detail"]
+    assert body["status"] == status and body["title"] and body["detail"]
     return body
+
+
+@pytest.fixture
+def known(db, feature_a):
+    """Five samples over two 5-minute buckets, both variants, unequal counts."""
+    test, metric = feature_a
+    store(
+        db,
+        [
+            (at("2025-11-09 12:00:10"), 100.0, test.id, metric.id, 0),
+            (at("2025-11-09 12:01:00"), 110.0, test.id, metric.id, 0),
+            (at("2025-11-09 12:02:00"), 50.0, test.id, metric.id, 1),
+            (at("2025-11-09 12:05:00"), 10.0, test.id, metric.id, 0),
+            (at("2025-11-09 12:06:30"), 20.5, test.id, metric.id, 1),
+        ],
+    )
+    return test, metric
+
+
+def test_list_and_read_an_abtest(client, known):
+    assert client.get("/abtest").get_json() == ["feature_a"]
+    detail = client.get("/abtest/feature_a").get_json()
+    assert detail["variants"] == ["control", "treatment"]
+    assert detail["control"] == "control"
+    assert detail["status"] == "running"
+    assert detail["metrics"] == ["response_time"]
+    assert detail["latestSampleAt"].startswith("2025-11-09T12:06:30")
+
+
+def test_unknown_abtest_is_a_404_naming_it(client, known):
+    response = client.get("/abtest/nope", headers={"Accept": "text/html"})
+    body = _problem(response, 404)
+    message = "A/B test 'nope' does not exist."
+    assert body == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": message,
+        "errors": {"name": [message]},
+    }
 
 
 def _created(client, **fields) -> dict:
@@ -205,104 +246,97 @@ def test_bad_json_bodies_are_400(client, db):
     _problem(client.patch("/abtest/x", json={"status": "finished"}), 400)
 
 
-def test_create_and_change_a_metric(client, db):
-    response = client.post(
-        "/metrics/catalogue",
-        json={
-            "name": "checkout_time",
-            "unit": "s",
-            "description": "Time to pay.",
-            "kind": "mean",
-            "higherIsBetter": False,
-            "displayDecimals": 1,
-        },
+@pytest.fixture
+def activity(db, feature_a) -> datetime:
+    """feature_a with samples an hour and 30 hours ago, a draft without any, an archived test."""
+    test, metric = feature_a
+    now = datetime.now(UTC).replace(microsecond=0)
+    recent, old = now - timedelta(hours=1), now - timedelta(hours=30)
+    store(
+        db,
+        [
+            (recent, 1.0, test.id, metric.id, 0),
+            (recent, 2.0, test.id, metric.id, 1),
+            (old, 3.0, test.id, metric.id, 0),
+        ],
     )
-    assert response.status_code == 201
-    assert response.headers["Location"].endswith("/metrics/catalogue/checkout_time")
-    assert response.get_json() == {
-        "name": "checkout_time",
-        "unit": "s",
-        "description": "Time to pay.",
-        "kind": "mean",
-        "higherIsBetter": False,
-        "displayDecimals": 1,
-        "archived": False,
-        "archivedAt": None,
-    }
-    changed = client.patch(
-        "/metrics/catalogue/checkout_time", json={"unit": "ms", "displayDecimals": 0}
-    ).get_json()
-    assert (changed["unit"], changed["displayDecimals"], changed["kind"]) == ("ms", 0, "mean")
-    # The GET contract is unchanged.
-    assert client.get("/metrics/catalogue/checkout_time").get_json() == {
-        "name": "checkout_time",
-        "unit": "ms",
-        "description": "Time to pay.",
-        "kind": "mean",
-        "higherIsBetter": False,
+    catalogue.ensure_abtest(db, "checkout", variants=["a", "b", "c"], title="New checkout")
+    catalogue.ensure_abtest(db, "old_test", variants=["a", "b"], status="archived")
+    return recent
+
+
+def _overview(client, query: str = "") -> dict:
+    """GET /overview, checking that `since` is the start of the last 24 whole hours."""
+    before = gran.floor_to(datetime.now(UTC) - timedelta(hours=24), 3600)
+    response = client.get("/overview" + query)
+    after = gran.floor_to(datetime.now(UTC) - timedelta(hours=24), 3600)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["since"] in (before.isoformat(), after.isoformat())
+    return body
+
+
+def test_overview_exact_json(client, activity):
+    body = _overview(client)
+    assert body == {
+        "since": body["since"],
+        "abTests": [
+            {
+                "name": "checkout",
+                "title": "New checkout",
+                "status": "draft",
+                "variants": ["a", "b", "c"],
+                "metrics": [],
+                "recentSamples": 0,
+                "latestSampleAt": None,
+            },
+            {
+                "name": "feature_a",
+                "title": "Feature A",
+                "status": "running",
+                "variants": ["control", "treatment"],
+                "metrics": ["response_time"],
+                "recentSamples": 2,
+                "latestSampleAt": activity.isoformat(),
+            },
+        ],
     }
 
 
-def test_metric_defaults_and_duplicates(client, db):
-    body = client.post("/metrics/catalogue", json={"name": "clicks"}).get_json()
-    assert (body["unit"], body["kind"], body["higherIsBetter"], body["displayDecimals"]) == (
-        "",
-        "mean",
-        False,
-        2,
-    )
-    conflict = _problem(client.post("/metrics/catalogue", json={"name": "clicks"}), 409)
-    assert "name" in conflict["errors"]
+def test_overview_filters_as_the_page_does(client, activity):
+    def names(query: str) -> list[str]:
+        return [test["name"] for test in _overview(client, query)["abTests"]]
+
+    assert names("?status=draft") == ["checkout"]
+    assert names("?status=archived") == ["old_test"]
+    assert names("?q=FEAT") == ["feature_a"]
+    assert names("?q=checkout") == ["checkout"]  # title, any case
+    assert names("?q=%20new%20") == ["checkout"]  # stripped, as the page strips it
+    assert names("?q=%25") == []  # LIKE wildcards are literal
+    assert names("?status=running&q=checkout") == []
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
-    [
-        ({}, "name"),
-        ({"name": "a b"}, "name"),
-        ({"name": "m", "kind": "median"}, "kind"),
-        ({"name": "m", "unit": "u" * 21}, "unit"),
-        ({"name": "m", "displayDecimals": 7}, "displayDecimals"),
-        ({"name": "m", "displayDecimals": -1}, "displayDecimals"),
-        ({"name": "m", "higherIsBetter": "sometimes"}, "higherIsBetter"),
-        ({"name": "m", "archived": True}, "archived"),
-    ],
+    ("query", "field"),
+    [("?status=sleeping", "status"), ("?q=" + "x" * 101, "q"), ("?colour=blue", "colour")],
 )
-def test_metric_validation_is_a_400_naming_the_field(client, db, payload, field):
-    body = _problem(client.post("/metrics/catalogue", json=payload), 400)
+def test_overview_bad_filters_are_a_400_naming_the_field(client, activity, query, field):
+    body = _problem(client.get("/overview" + query), 400)
     assert field in body["errors"], body
 
 
-def test_archiving_a_metric_hides_it_and_restoring_shows_it(client, db):
-    for name in ("cpu", "ram"):
-        client.post("/metrics/catalogue", json={"name": name})
-    archived = client.patch("/metrics/catalogue/cpu", json={"archived": True}).get_json()
-    assert archived["archived"] is True and archived["archivedAt"]
-    assert client.get("/metrics/capabilities").get_json() == ["ram"]
-    assert [m["name"] for m in client.get("/metrics/catalogue").get_json()] == ["ram"]
-    everything = client.get("/metrics/catalogue?includeArchived=true").get_json()
-    assert [m["name"] for m in everything] == ["cpu", "ram"]
-    assert client.get("/metrics/capabilities?includeArchived=true").get_json() == ["cpu", "ram"]
-    assert client.get("/metrics/catalogue/cpu").status_code == 200
-    restored = client.patch("/metrics/catalogue/cpu", json={"archived": False}).get_json()
-    assert (restored["archived"], restored["archivedAt"]) == (False, None)
-    assert client.get("/metrics/capabilities").get_json() == ["cpu", "ram"]
-
-
-def test_patch_unknown_metric_is_404_and_bad_fields_400(client, db):
-    _problem(client.patch("/metrics/catalogue/nope", json={"unit": "s"}), 404)
-    client.post("/metrics/catalogue", json={"name": "m"})
-    body = _problem(client.patch("/metrics/catalogue/m", json={"name": "other"}), 400)
-    assert "name" in body["errors"]
-
-
-def test_openapi_documents_the_management_operations(client):
+def test_openapi_documents_the_abtest_operations(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     assert {"get", "post"} <= set(paths["/abtest"])
     assert {"get", "patch"} <= set(paths["/abtest/{name}"])
-    assert {"get", "post"} <= set(paths["/metrics/catalogue"])
-    assert {"get", "patch"} <= set(paths["/metrics/catalogue/{name}"])
     assert "get" in paths["/abtest/{name}/compare"]
     assert "get" in paths["/abtest/{name}/compare/over-time"]
     params = {p["name"] for p in paths["/abtest/{name}/compare"]["get"]["parameters"]}
     assert {"metric", "start", "end", "correction"} <= params
+    overview = paths["/overview"]["get"]
+    assert overview["summary"] and overview["tags"] == ["abtests"]
+    assert {p["name"] for p in overview["parameters"]} == {"status", "q"}
+    content = overview["responses"]["200"]["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/Overview"}
+    assert content["example"]["abTests"][0]["recentSamples"] > 0
