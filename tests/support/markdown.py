@@ -13,7 +13,7 @@ PAGES = (README, *sorted((ROOT / "docs").glob("*.md")))
 _FENCE = re.compile(r"^```([\w-]*)\s*$")
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
-_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_CODE_SPAN = re.compile(r"`([^`]+)`")  # may wrap onto the next line
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ def autolinks(page: Path) -> list[str]:
 
 
 def code_spans(page: Path) -> list[str]:
-    """The inline code spans in the prose of `page`."""
-    return _CODE_SPAN.findall(prose(page))
+    """The inline code spans in the prose of `page`, a wrapped one joined by a space."""
+    return [" ".join(span.split()) for span in _CODE_SPAN.findall(prose(page))]
 
 
 def slug(heading: str) -> str:
