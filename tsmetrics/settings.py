@@ -1,7 +1,7 @@
 """Every setting in one table: name, default, type, help.
 
-The README's configuration table is checked against this table by a test, so a
-setting cannot exist without being documented.
+The settings table of docs/configuration.md is checked against this table by a
+test, so a setting cannot exist without being documented.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
         "DATA_DIR",
         None,
         str,
-        "Where `tsmetrics demo` keeps its embedded database (default: the user data directory).",
+        "Where `tsmetrics demo` keeps its embedded database; unset: the user data directory"
+        " (`~/.local/share/tsmetrics/postgres` on Linux).",
     ),
     Setting("SECRET_KEY", "dev-only-not-secret", str, "Flask secret key.", secret=True),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
@@ -270,7 +271,7 @@ def load_settings(
 
 
 def markdown_table() -> str:
-    """The README's configuration table, generated from SETTINGS."""
+    """The settings table of docs/configuration.md, generated from SETTINGS."""
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for setting in SETTINGS:
         default = "(unset)" if setting.default is None else f"`{setting.default}`"

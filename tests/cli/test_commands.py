@@ -130,6 +130,7 @@ def test_demo_without_a_database_uses_the_embedded_server(tmp_path):
     try:
         output = _wait_for_banner(process)
         assert "Seeded 0 samples" not in output
+        assert "Topping up" in output or "already up to date" in output
         assert _get_json(port, "/abtest") == ["feature_a", "feature_b"]
     finally:
         _stop(process)
