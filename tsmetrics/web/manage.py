@@ -3,7 +3,7 @@
 Each form posts to a route that answers a plain browser with a page (a redirect
 after a success) and htmx with the form's fragment: 422 with a message next to
 each invalid field, 409 for a duplicate or an illegal move, both swapped in
-place by static/js/manage.js. A field check (header X-Validate-Only) meets the
+place by static/js/dashboard.js. A field check (header X-Validate-Only) meets the
 same schema and tsmetrics.management rules as a submission, in a transaction
 rolled back. A success triggers `abtests-changed`, which reloads the overview's list.
 """
