@@ -38,7 +38,7 @@ class ABTestCreate(MethodView):
     @blp.alt_response(409, description="An A/B test of this name exists.")
     def post(self, fields):
         """Create an A/B test (draft unless status is running)"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             test = management.create_abtest(conn, fields)
         return test, 201, {"Location": url_for("abtests.ABTestDetail", name=test.name)}
 
@@ -59,7 +59,7 @@ class ABTestChange(MethodView):
         completed -> archived. An archived test is read-only and hidden from
         GET /abtest (its data stay).
         """
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             return management.update_abtest(conn, name, changes)
 
 
@@ -72,7 +72,7 @@ class MetricCreate(MethodView):
     @blp.alt_response(409, description="A metric of this name exists.")
     def post(self, fields):
         """Create a metric in the catalogue"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             metric = management.create_metric(conn, fields)
         return metric, 201, {"Location": url_for("metrics.MetricEntry", name=metric.name)}
 
@@ -86,5 +86,5 @@ class MetricChange(MethodView):
     @blp.alt_response(404, description="No such metric.")
     def patch(self, changes, name):
         """Change a metric's fields; archived true archives it, false restores it"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             return management.update_metric(conn, name, changes)
