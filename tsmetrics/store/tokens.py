@@ -83,6 +83,11 @@ def find_live_token(
     return found
 
 
+def touch_due(token: ApiToken) -> bool:
+    """True when the token's recorded last use is over a minute old (or missing)."""
+    return token.last_used_at is None or token.last_used_at < datetime.now(UTC) - _TOUCH_INTERVAL
+
+
 def touch_token(conn: psycopg.Connection, token: ApiToken) -> bool:
     """Record the token's use (at most once a minute); False when not due or not writable.
 
@@ -91,8 +96,7 @@ def touch_token(conn: psycopg.Connection, token: ApiToken) -> bool:
     nothing: a token that works must not fail a read because its last use
     cannot be recorded there.
     """
-    due = datetime.now(UTC) - _TOUCH_INTERVAL
-    if token.last_used_at is not None and token.last_used_at > due:
+    if not touch_due(token):
         return False  # spares a round trip on almost every request
     if conn.info.parameter_status("in_hot_standby") == b"on":
         return False
