@@ -62,6 +62,7 @@ def _watched_connection_class(breaker: Breaker) -> type[psycopg.Connection]:
     class WatchedConnection(psycopg.Connection):
         @classmethod
         def connect(cls, conninfo: str = "", **kwargs: Any) -> WatchedConnection:
+            """Connect, and tell the breaker how it went."""
             began = time.monotonic()
             try:
                 conn = super().connect(conninfo, **kwargs)
