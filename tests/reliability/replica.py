@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +32,9 @@ _AT_LEAST_PRIMARY = (
     "max_prepared_transactions",
     "max_locks_per_transaction",
 )
+
+
+SLOT_PREFIX = "tsmetrics_test_replica_"
 
 
 class ReplicaUnavailable(Exception):
@@ -73,6 +77,35 @@ def allow_replication(conn: psycopg.Connection) -> None:
         time.sleep(0.05)
 
 
+def _drop_slot(conn: psycopg.Connection, slot: str, timeout: float = 10) -> None:
+    """Drop the slot once nothing streams from it (its walsender ends soon after the replica)."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT active FROM pg_replication_slots WHERE slot_name = %s"
+    while (row := conn.execute(query, [slot]).fetchone()) is not None:
+        if not row[0]:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"replication slot {slot} stays active; drop it by hand")
+        time.sleep(0.1)
+
+
+def _drop_stale_slots(conn: psycopg.Connection) -> None:
+    """Drop the slots of earlier runs whose process is gone (killed before it cleaned up)."""
+    rows = conn.execute(
+        "SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s AND NOT active",
+        [SLOT_PREFIX + "%"],
+    ).fetchall()
+    for (slot,) in rows:
+        pid = int(slot.removeprefix(SLOT_PREFIX).split("_")[0])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _drop_slot(conn, slot)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
 class Replica:
     """A hot standby of the server at `primary_url`, streaming from it."""
 
@@ -81,9 +114,13 @@ class Replica:
         self.port = free_port()
         self.dir: Path | None = None
         self.started = False
+        # A slot keeps the primary's WAL until the replica has it: on a busy
+        # shared server, checkpoints would otherwise recycle it first.
+        self.slot = f"{SLOT_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
         with psycopg.connect(primary_url, autocommit=True) as conn:
             self.bin = _bin_dir(conn)
             allow_replication(conn)
+            _drop_stale_slots(conn)
             self.hba_owner = pwd.getpwuid(Path(_setting(conn, "hba_file")).stat().st_uid)
             self.limits = {name: _setting(conn, name) for name in _AT_LEAST_PRIMARY}
 
@@ -129,6 +166,7 @@ class Replica:
             *("-h", primary.get("host", "127.0.0.1"), "-p", str(primary.get("port", 5432))),
             *("-U", primary.get("user", "postgres"), "-D", str(self.data)),
             *("-R", "-X", "stream", "--checkpoint=fast", "--no-sync"),
+            *("--create-slot", "--slot", self.slot),
         )
         for attempt in range(1, attempts + 1):
             try:
@@ -138,8 +176,13 @@ class Replica:
                 # A shared server: someone may end every session (the backup's
                 # too) while it runs. Another try, from scratch.
                 shutil.rmtree(self.data, ignore_errors=True)
+                self._drop_slot()
                 if attempt == attempts:
                     raise
+
+    def _drop_slot(self) -> None:
+        with psycopg.connect(self.primary_url, autocommit=True) as conn:
+            _drop_slot(conn, self.slot)
 
     def _configure(self) -> None:
         # The primary's configuration may live outside its data directory (as
@@ -167,7 +210,7 @@ class Replica:
         return log.read_text()[-3000:] if log and log.exists() else "(no log)"
 
     def stop(self) -> None:
-        """Stop the replica at once and remove its directory."""
+        """Stop the replica at once, drop its slot on the primary and remove its directory."""
         try:
             if self.started:
                 self._run(
@@ -176,20 +219,26 @@ class Replica:
                     timeout=60,
                 )
         finally:
-            if self.dir is not None:
-                shutil.rmtree(self.dir, ignore_errors=True)
+            try:
+                self._drop_slot()
+            finally:
+                if self.dir is not None:
+                    shutil.rmtree(self.dir, ignore_errors=True)
 
-
-def wait_until_replayed(primary: psycopg.Connection, replica_url: str, timeout: float) -> float:
-    """Seconds until the replica has replayed the primary's WAL as of now; fails after timeout."""
-    target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
-    began = time.monotonic()
-    with psycopg.connect(replica_url, autocommit=True, connect_timeout=5) as conn:
-        while time.monotonic() - began < timeout:
-            behind = conn.execute(
-                "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())", [target]
-            ).fetchone()[0]
-            if behind is not None and behind <= 0:
-                return time.monotonic() - began
-            time.sleep(0.002)
-    raise AssertionError(f"the replica did not replay {target} within {timeout} s")
+    def wait_until_replayed(self, primary: psycopg.Connection, timeout: float) -> float:
+        """Seconds until this replica has replayed the primary's WAL as of now."""
+        target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        began = time.monotonic()
+        with psycopg.connect(self.url(self.primary_url), autocommit=True) as conn:
+            while time.monotonic() - began < timeout:
+                behind = conn.execute(
+                    "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())", [target]
+                ).fetchone()[0]
+                if behind is not None and behind <= 0:
+                    return time.monotonic() - began
+                time.sleep(0.002)
+            receiver = conn.execute("SELECT status FROM pg_stat_wal_receiver").fetchone()
+        raise AssertionError(
+            f"the replica did not replay {target} within {timeout} s (WAL receiver: "
+            f"{receiver}); its log ends:\n{self.log_tail()}"
+        )

@@ -16,7 +16,7 @@ import orjson
 import psycopg
 import pytest
 
-from tests.reliability.replica import Replica, ReplicaUnavailable, wait_until_replayed
+from tests.reliability.replica import Replica, ReplicaUnavailable
 from tests.security.helpers import PASSWORD, SECURE_CONFIG, bearer, log_in
 from tests.support.cache_data import delta, lookups
 from tests.support.helpers import store
@@ -47,11 +47,8 @@ def replica(database_server: str, database_url: str) -> Iterator[Replica]:
     try:
         running.start()
         with psycopg.connect(database_server, autocommit=True) as primary:
-            wait_until_replayed(primary, running.url(database_server), CATCH_UP)
+            running.wait_until_replayed(primary, CATCH_UP)
         yield running
-    except BaseException:
-        print(running.log_tail())
-        raise
     finally:
         running.stop()
 
@@ -75,7 +72,7 @@ def pair(replica: Replica, database_url: str, db) -> Iterator:
 
 
 @pytest.fixture
-def known(db, feature_a, replica, database_server):
+def known(db, feature_a, replica):
     """Tokens, a user and three hours of samples, written on the primary and replayed."""
     test, metric = feature_a
     db.execute("TRUNCATE api_tokens, users, ingested_batches RESTART IDENTITY")
@@ -87,7 +84,7 @@ def known(db, feature_a, replica, database_server):
         for minutes in range(1, 180)
     ]
     store(db, rows)
-    wait_until_replayed(db, replica.url(database_server), CATCH_UP)
+    replica.wait_until_replayed(db, CATCH_UP)
     return {"reader": bearer(reader), "writer": bearer(writer)}
 
 
