@@ -49,7 +49,7 @@ class ABTests(MethodView):
     @blp.alt_response(409, description="An A/B test of this name exists.")
     def post(self, fields):
         """Create an A/B test (draft unless status is running)"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             test = management.create_abtest(conn, fields)
         return test, 201, {"Location": url_for("abtests.ABTestByName", name=test.name)}
 
@@ -82,7 +82,7 @@ class ABTestByName(MethodView):
         completed -> archived. An archived test is read-only and hidden from
         GET /abtest (its data stay).
         """
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             return management.update_abtest(conn, name, changes)
 
 

@@ -67,7 +67,7 @@ def new_abtest() -> Response:
         return forms.respond(*NEW, {"values": _new_values()})
     body = forms.abtest_body(request.form, creating=True)
     dry_run = forms.validating()
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         checked, created = forms.create(
             conn, ABTestCreateSchema(), management.create_abtest, body, dry_run=dry_run
         )
@@ -83,7 +83,7 @@ def new_abtest() -> Response:
 @bp.get("/abtests/<name>")
 def abtest(name: str) -> Response:
     """The form that edits an A/B test, with the status moves it allows."""
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         return forms.respond(*EDIT, _edit(conn, require_abtest(conn, name)))
 
 
@@ -92,7 +92,7 @@ def update_abtest(name: str) -> Response:
     """Save an A/B test's fields, or check them."""
     checked = forms.load(ABTestUpdateSchema(), forms.abtest_body(request.form, creating=False))
     dry_run = forms.validating()
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         test = require_abtest(conn, name)
         if checked.ok:
             updated = forms.apply(
@@ -111,7 +111,7 @@ def update_abtest(name: str) -> Response:
 def move_abtest(name: str) -> Response:
     """Move an A/B test to another status of its lifecycle, archiving included."""
     checked = forms.load(ABTestUpdateSchema(), {"status": request.form.get("status", "")})
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         test = require_abtest(conn, name)
         if checked.ok:
             moved = forms.apply(checked, conn, management.update_abtest, name, checked.data)
