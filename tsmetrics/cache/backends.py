@@ -106,10 +106,6 @@ class RedisStore:
         except redis.RedisError as error:
             self._failed(error)
 
-    def ping(self) -> bool:
-        """True when Redis answers (for /readyz)."""
-        return bool(self.client.ping())
-
     def _paused(self) -> bool:
         return time.monotonic() < self._paused_until
 

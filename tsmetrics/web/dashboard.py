@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from tsmetrics import db
 from tsmetrics import granularity as gran
 from tsmetrics.errors import UnknownName
+from tsmetrics.lookups import require_abtest
 from tsmetrics.store import catalogue, overview
 from tsmetrics.web import chart_view
 from tsmetrics.web.charts import build_chart, build_charts, script_json
@@ -60,11 +61,11 @@ def unavailable(fragment: str, **context: Any) -> Response:
 
 
 def abtest_or_404(conn: psycopg.Connection, name: str) -> catalogue.ABTest:
-    """The A/B test called `name`, or a 404."""
-    test = catalogue.get_abtest(conn, name)
-    if test is None:
-        abort(404, description=f"A/B test {name!r} does not exist.")
-    return test
+    """The A/B test called `name`, or a 404 page saying so."""
+    try:
+        return require_abtest(conn, name)
+    except UnknownName as unknown:
+        abort(404, description=unknown.message)
 
 
 def test_and_view(
