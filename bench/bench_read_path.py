@@ -102,15 +102,17 @@ def _servers(
     stack: ExitStack, url: str, roots: dict[str, Path], env: dict[str, str], headers: dict
 ) -> dict[str, HttpClient]:
     """A gunicorn per (code, cache setting), each with a keep-alive client."""
-    clients = {}
+    ports = {}
     for code, root in roots.items():
         for cache in ("off", "on"):
             label = f"readpath-{code}-{cache}"
             server_env = {**env, "TSMETRICS_CACHE": cache}
             server = stack.enter_context(gunicorn(url, label=label, env=server_env, root=root))
-            client = HttpClient(server.port, headers)
-            stack.callback(client.close)
-            clients[f"{code} {'uncached' if cache == 'off' else 'cached'}"] = client
+            ports[f"{code} {'uncached' if cache == 'off' else 'cached'}"] = server.port
+    # Connected once every server is up, so that none sits idle past gunicorn's keepalive.
+    clients = {name: HttpClient(port, headers) for name, port in ports.items()}
+    for client in clients.values():
+        stack.callback(client.close)
     return clients
 
 

@@ -186,9 +186,18 @@ class HttpClient:
         self.headers = headers or {}
 
     def get(self, path: str) -> tuple[int, bytes]:
-        """Status and body of GET path (the body read whole, as a client would)."""
-        self.conn.request("GET", path, headers=self.headers)
-        response = self.conn.getresponse()
+        """Status and body of GET path (the body read whole, as a client would).
+
+        A connection the server closed while idle (gunicorn's keepalive) is
+        opened again once, as browsers and HTTP libraries do.
+        """
+        try:
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.conn.close()
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
         return response.status, response.read()
 
     def close(self) -> None:
