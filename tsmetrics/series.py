@@ -19,7 +19,7 @@ from tsmetrics import cache
 from tsmetrics import granularity as gran
 from tsmetrics.cache.bodies import Answer
 from tsmetrics.errors import UnknownName
-from tsmetrics.lookups import require_abtest_and_metric, require_metric
+from tsmetrics.lookups import require_abtest, require_abtest_and_metric, require_metric
 from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
 from tsmetrics.store.catalogue import ABTest, Metric
 
@@ -30,8 +30,9 @@ __all__ = ["SeriesAsk", "SeriesLine", "SeriesQuery", "SeriesRead", "read_series"
 class SeriesAsk:
     """What a caller asks for, by name: GET /metrics's arguments, or one chart of a view."""
 
-    abtest: str | ABTest  # by name, or as the caller already looked it up
-    metric: str
+    # Each by name, or as the caller already looked it up (a page needs its test first).
+    abtest: str | ABTest
+    metric: str | Metric
     start: datetime
     end: datetime
     granularity: str = "5m"  # or "auto"
@@ -82,10 +83,7 @@ def read_series(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesRead:
 
 def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
     """The names looked up (one statement), the granularity chosen and the range aligned."""
-    if isinstance(ask.abtest, ABTest):
-        abtest, metric = ask.abtest, require_metric(conn, ask.metric, field="metricName")
-    else:
-        abtest, metric = require_abtest_and_metric(conn, ask.abtest, ask.metric)
+    abtest, metric = _names(conn, ask)
     granularity = gran.resolve(ask.granularity, ask.start, ask.end, ask.auto_max_buckets)
     seconds = gran.GRANULARITIES[granularity]
     start = math.floor(ask.start.timestamp())
@@ -101,6 +99,19 @@ def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
         skip=ask.skip,
         limit=ask.limit,
     )
+
+
+def _names(conn: psycopg.Connection, ask: SeriesAsk) -> tuple[ABTest, Metric]:
+    """The A/B test and metric asked for: those not looked up yet, in one statement."""
+    if isinstance(ask.abtest, str) and isinstance(ask.metric, str):
+        return require_abtest_and_metric(conn, ask.abtest, ask.metric)
+    abtest = ask.abtest
+    if isinstance(abtest, str):
+        abtest = require_abtest(conn, abtest, field="abTestName")
+    metric = ask.metric
+    if isinstance(metric, str):
+        metric = require_metric(conn, metric, field="metricName")
+    return abtest, metric
 
 
 def _with_variant(query: SeriesQuery, variant: str | None) -> SeriesQuery:

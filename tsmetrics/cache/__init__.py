@@ -47,7 +47,10 @@ class QueryCache:
     """This process's cache: a local LRU in front of an optional shared Redis, or neither."""
 
     def __init__(
-        self, local: LocalStore | None = None, redis: RedisStore | None = None, ttl=(0, 0)
+        self,
+        local: LocalStore | None = None,
+        redis: RedisStore | None = None,
+        ttl: tuple[float, float] = (0, 0),
     ) -> None:
         self.local, self.redis = local, redis
         self.ttl = {False: ttl[0], True: ttl[1]}  # by whether the entry reaches now
@@ -93,17 +96,16 @@ class QueryCache:
         if live and planned is None:
             return [bodies.render(query, buckets.metric_buckets(conn, query)) for query in queries]
         stamps = _stamps(conn, queries[0], planned)
+        if live:
+            return [bodies.render(q, self._page(conn, q, planned, stamps)) for q in queries]
         keys = [bodies.key(query, stamps) for query in queries]
-        found = [None] * len(keys)
-        if not live:
-            found = self._get("bodies", keys, [False] * len(keys), bodies.decode)
+        found = self._get("bodies", keys, [False] * len(keys), bodies.decode)
         fresh = []
         for index, query in enumerate(queries):
             if found[index] is None:
                 found[index] = bodies.render(query, self._page(conn, query, planned, stamps))
                 fresh.append((keys[index], found[index], False))
-        if not live:
-            self._put(fresh, bodies.encode)
+        self._put(fresh, bodies.encode)
         return found
 
     def _page(
@@ -191,7 +193,9 @@ def _check_one_series(queries: Sequence[SeriesQuery]) -> None:
         raise ValueError("answers() takes the variants of one series, range and page")
 
 
-def _stamps(conn: psycopg.Connection, query: SeriesQuery, planned: list | None) -> Stamps:
+def _stamps(
+    conn: psycopg.Connection, query: SeriesQuery, planned: list[chunks.Chunk] | None
+) -> Stamps:
     """The stamps of every day the query's body or chunks cover, in one statement."""
     start, end = (planned[0].start, planned[-1].end) if planned else (query.start, query.end)
     return read_stamps(

@@ -63,15 +63,15 @@ def script_json(value: Any) -> Markup:
 def build_chart(
     conn: psycopg.Connection,
     abtest: catalogue.ABTest,
-    metric_name: str,
+    metric: catalogue.Metric,
     view: ChartView,
     *,
     auto_max_buckets: int,
 ) -> Chart:
-    """One chart: a line per chosen variant (UnknownName when the metric does not exist)."""
+    """One chart: a line per chosen variant, each the body GET /metrics gives for it."""
     ask = SeriesAsk(
         abtest=abtest,
-        metric=metric_name,
+        metric=metric,
         start=view.start,
         end=view.end,
         granularity=view.granularity,
@@ -90,6 +90,9 @@ def build_charts(
 ) -> list[Chart]:
     """A chart for every metric the A/B test has samples of, by metric name."""
     names = series.abtest_overview(conn, abtest.id).metric_names
+    # The catalogue in one statement, rather than a look-up per chart.
+    metrics = {metric.name: metric for metric in catalogue.list_metrics(conn)}
     return [
-        build_chart(conn, abtest, name, view, auto_max_buckets=auto_max_buckets) for name in names
+        build_chart(conn, abtest, metrics[name], view, auto_max_buckets=auto_max_buckets)
+        for name in names
     ]
