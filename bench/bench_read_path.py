@@ -116,10 +116,13 @@ def _servers(
     return clients
 
 
-def _same_numbers(clients: dict[str, HttpClient], path: str) -> bool:
-    """True when every server answers the same JSON (numbers and all) for `path`."""
-    answers = [json.loads(client.get(path)[1]) for client in clients.values()]
-    return all(answer == answers[0] for answer in answers)
+def _same_answers(clients: dict[str, HttpClient], path: str) -> dict[str, bool]:
+    """Whether every server answers the same JSON for `path`, and the very same bytes."""
+    bodies = [client.get(path)[1] for client in clients.values()]
+    return {
+        "same_numbers": all(json.loads(body) == json.loads(bodies[0]) for body in bodies),
+        "same_bytes": all(body == bodies[0] for body in bodies),
+    }
 
 
 def bench(url: str, requests: int, base: Path | None) -> dict:
@@ -133,18 +136,18 @@ def bench(url: str, requests: int, base: Path | None) -> dict:
         count = fill_sketch_table(conn, start, end)
         log(f"sketch_cagg: {count} buckets, {iso(start)} .. {iso(end)}")
         clients = _servers(stack, url, roots, env, headers)
-        same = _same_numbers(clients, path)
+        same = _same_answers(clients, path)
         calls = {name: http_call(client, path, count) for name, client in clients.items()}
         calls["sketch"] = sketch_call(conn, start, end)
-        load_before = os.getloadavg()
+        load_before = _load()
         log(f"{len(calls)} series of {requests} calls, interleaved; load {load_before}")
         stats = compare(calls, total=requests)
-        load_after = os.getloadavg()
+        load_after = _load()
     sketch = stats["sketch"].p50
     result = {
         "path": path,
         "buckets": count,
-        "same_numbers": same,
+        **same,
         "load_average": {"before": load_before, "after": load_after},
         **{name: asdict(value) for name, value in stats.items()},
         "ratio_to_sketch": {name: value.p50 / sketch for name, value in stats.items()},
@@ -154,13 +157,17 @@ def bench(url: str, requests: int, base: Path | None) -> dict:
     return result
 
 
+def _load() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def summary(result: dict) -> list[str]:
     """One line per series, with the goals."""
     ratios = result["ratio_to_sketch"]
     lines = [
         f"{result['buckets']} buckets; load average {result['load_average']['before']} before, "
         f"{result['load_average']['after']} after; every server gave the same numbers: "
-        f"{result['same_numbers']}",
+        f"{result['same_numbers']}, the same bytes: {result['same_bytes']}",
         f"sketch's query, bare psycopg: p50 {result['sketch']['p50']:.2f} ms",
     ]
     for name, ratio in ratios.items():

@@ -83,7 +83,11 @@ def access(url: str, auth: str) -> tuple[dict[str, str], dict[str, str]]:
 
 @contextmanager
 def serving(url: str, auth: str, label: str) -> Iterator[tuple[Gunicorn, dict[str, str]]]:
-    """gunicorn on `url`, and the headers every request to it carries."""
+    """gunicorn on `url` with the query cache off, and the headers every request carries.
+
+    Off, so that every timed request reads the rollups as the direct call does
+    (bench_cache.py and bench_read_path.py measure the cache).
+    """
     env, headers = access(url, auth)
-    with gunicorn(url, label=label, env=env) as server:
+    with gunicorn(url, label=label, env=env | {"TSMETRICS_CACHE": "off"}) as server:
         yield server, headers

@@ -64,12 +64,6 @@ class LocalStore:
                 _key, (_expires, dropped, _value) = self._entries.popitem(last=False)
                 self.weight -= dropped
 
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._entries.clear()
-            self.weight = 0
-
 
 class RedisStore:
     """Redis with short timeouts; failures are misses, never errors."""
