@@ -19,7 +19,7 @@ from tsmetrics import cache
 from tsmetrics import granularity as gran
 from tsmetrics.cache.bodies import Answer
 from tsmetrics.errors import UnknownName
-from tsmetrics.lookups import require_abtest, require_abtest_and_metric, require_metric
+from tsmetrics.lookups import require_abtest_and_metric
 from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
 from tsmetrics.store.catalogue import ABTest, Metric
 
@@ -30,7 +30,7 @@ __all__ = ["SeriesAsk", "SeriesLine", "SeriesQuery", "SeriesRead", "read_series"
 class SeriesAsk:
     """What a caller asks for, by name: GET /metrics's arguments, or one chart of a view."""
 
-    # Each by name, or as the caller already looked it up (a page needs its test first).
+    # By name, or as the caller already looked them up (a page needs its test first).
     abtest: str | ABTest
     metric: str | Metric
     start: datetime
@@ -102,16 +102,12 @@ def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
 
 
 def _names(conn: psycopg.Connection, ask: SeriesAsk) -> tuple[ABTest, Metric]:
-    """The A/B test and metric asked for: those not looked up yet, in one statement."""
-    if isinstance(ask.abtest, str) and isinstance(ask.metric, str):
-        return require_abtest_and_metric(conn, ask.abtest, ask.metric)
-    abtest = ask.abtest
-    if isinstance(abtest, str):
-        abtest = require_abtest(conn, abtest, field="abTestName")
-    metric = ask.metric
-    if isinstance(metric, str):
-        metric = require_metric(conn, metric, field="metricName")
-    return abtest, metric
+    """The A/B test and metric asked for, both in one statement unless the caller has them."""
+    if isinstance(ask.abtest, ABTest) and isinstance(ask.metric, Metric):
+        return ask.abtest, ask.metric
+    abtest = ask.abtest.name if isinstance(ask.abtest, ABTest) else ask.abtest
+    metric = ask.metric.name if isinstance(ask.metric, Metric) else ask.metric
+    return require_abtest_and_metric(conn, abtest, metric)
 
 
 def _with_variant(query: SeriesQuery, variant: str | None) -> SeriesQuery:
