@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.support.helpers import at
 from tsmetrics.demo import synthetic
@@ -128,6 +129,7 @@ def test_the_sketch_example_request_works_verbatim(client, database_url):
     assert body["datapoints"][0]["t"] == int(at("2025-11-10 12:00:00").timestamp())
 
 
+@pytest.mark.slow
 def test_the_sketch_window_is_seeded_once_and_never_overlaps(db, database_url, client):
     later = at("2026-11-27 12:00:00")
     report, _ = _seed(database_url, days=1, interval=600, sketch_window=True, now=later)
