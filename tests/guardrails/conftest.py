@@ -60,13 +60,18 @@ def make_guarded(
     return Guarded(test, found, start, now - timedelta(minutes=2))
 
 
-def add(db: psycopg.Connection, g: Guarded, variant: int, values) -> None:
-    """Samples of one variant, spread evenly over the guarded window."""
+def sample_rows(g: Guarded, variant: int, values) -> list[tuple]:
+    """Rows of samples of one variant, spread evenly over the guarded window."""
     values = np.asarray(values, dtype=np.float64)
     step = (g.end - g.start).total_seconds() / len(values)
     times = [g.start + timedelta(seconds=step * (i + 0.5)) for i in range(len(values))]
     rows = zip(times, values, strict=True)
-    store(db, [(t, float(v), g.test.id, g.metric.id, variant) for t, v in rows])
+    return [(t, float(v), g.test.id, g.metric.id, variant) for t, v in rows]
+
+
+def add(db: psycopg.Connection, g: Guarded, variant: int, values) -> None:
+    """Store samples of one variant, spread evenly over the guarded window."""
+    store(db, sample_rows(g, variant, values))
 
 
 def worse_data(seed: int = 7, n: int = 500) -> tuple[np.ndarray, np.ndarray]:
