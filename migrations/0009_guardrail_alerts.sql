@@ -22,6 +22,8 @@ CREATE TABLE guardrail_states (
     -- What made the numbers: always `sequential`; the unit, the tuning, the level.
     inference      text     NOT NULL CHECK (inference IN ('sequential', 'fixed')),
     unit           text     NOT NULL CHECK (unit IN ('sample', 'time')),
+    -- Unit `time`: the width of the paired buckets, fixed by the test's plan.
+    unit_seconds   integer  CHECK (unit_seconds > 0),
     units          bigint   NOT NULL,
     n_star         double precision NOT NULL,
     tuning_source  text     NOT NULL,

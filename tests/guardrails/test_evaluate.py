@@ -153,31 +153,45 @@ def _gauge(rng, minutes: int, level: float, phi: float = 0.9, per_minute: int = 
     return level + x
 
 
-def test_time_unit_uses_paired_minutes(db):
-    """cpu_usage (unit time): 30 points worse is raised; lift = mean of per-minute differences."""
+@pytest.mark.parametrize(
+    ("planned_days", "width", "n_star", "source"),
+    [(None, 300, 14 * 86400 / 300, "default"), (2, 60, 2 * 86400 / 60, "plannedEnd")],
+)
+def test_time_unit_pairs_bucket_means_of_the_planned_width(db, planned_days, width, n_star, source):
+    """cpu_usage (unit time), 30 points worse: raised; lift = mean of per-bucket differences.
+
+    A 14-day plan (the default) pairs 5-minute means, a 2-day plan 1-minute means,
+    and N* is the planned duration in those units.
+    """
     g = make_guarded(db, metric="cpu_usage", unit="time")
+    if planned_days:
+        planned_end = g.start + timedelta(days=planned_days)
+        db.execute("UPDATE abtests SET planned_end = %s WHERE id = %s", [planned_end, g.test.id])
     minutes = int((g.end - g.start).total_seconds() // 60)
     g = replace(g, end=g.start + timedelta(minutes=minutes))
     rng = np.random.default_rng(5)
     control, treatment = _gauge(rng, minutes, 40.0), _gauge(rng, minutes, 70.0)
     add(db, g, 0, control)
     add(db, g, 1, treatment)
-    (evaluation,) = _evaluate(db, datetime.now(UTC)).values()
+    now = datetime.now(UTC)
+    (evaluation,) = _evaluate(db, now).values()
     (outcome,) = evaluation.outcomes
-    # Readings land 2.5 s + 5 s k after a whole second: 12 to a minute, except at the
-    # window's ragged first minute; numpy groups them by their minute here.
-    first = math.floor(g.start.timestamp() / 60) * 60
+    # Readings land every 5 s from 2.5 s after the start; numpy groups them by bucket and
+    # keeps the whole buckets inside the window (whole minutes from the start to now).
     stamps = g.start.timestamp() + (np.arange(len(control)) + 0.5) * 5.0
-    keys = ((stamps - first) // 60).astype(int)
-    per_minute = [
-        np.bincount(keys, weights=values) / np.bincount(keys) for values in (control, treatment)
-    ]
+    low = -(-math.floor(g.start.timestamp() / 60) * 60 // width) * width
+    high = math.ceil(now.timestamp() / 60) * 60 // width * width
+    keys = (stamps // width * width).astype(int)
+    inside = (keys >= low) & (keys + width <= high)
+    _, bucket = np.unique(keys[inside], return_inverse=True)
+    counts = np.bincount(bucket)
+    means = [np.bincount(bucket, weights=v[inside]) / counts for v in (control, treatment)]
     assert outcome.inference.unit == "time"
-    assert outcome.inference.units == len(per_minute[0])
-    lift = float(np.mean(per_minute[1] - per_minute[0]))
-    assert outcome.inference.lift == pytest.approx(lift, rel=1e-9)
-    assert outcome.state == "raised" and outcome.tuning_source == "default"
-    assert outcome.inference.tuning.n_star == FOURTEEN_DAYS / 60
+    assert outcome.inference.units == len(means[0])
+    assert outcome.inference.lift == pytest.approx(float(np.mean(means[1] - means[0])), rel=1e-9)
+    assert outcome.state == "raised" and outcome.tuning_source == source
+    assert outcome.unit_seconds == width
+    assert outcome.inference.tuning.n_star == pytest.approx(n_star, rel=1e-12)
 
 
 def test_too_little_data_keeps_no_state(db):
@@ -195,9 +209,13 @@ def test_planned_samples_and_n_star_setting_tune_the_sequence(db):
     control, treatment = worse_data()
     add(db, g, 0, control)
     add(db, g, 1, treatment)
-    db.execute("UPDATE abtests SET planned_samples = 5000 WHERE id = %s", [g.test.id])
+    db.execute(
+        "UPDATE abtests SET planned_samples = 6000, expected_split = '{1, 2}' WHERE id = %s",
+        [g.test.id],
+    )
     (outcome,) = next(iter(_evaluate(db, datetime.now(UTC)).values())).outcomes
-    assert (outcome.inference.tuning.n_star, outcome.tuning_source) == (5000, "planned")
+    # The planned samples of every variant; the two compared here are all of them.
+    assert (outcome.inference.tuning.n_star, outcome.tuning_source) == (6000, "plannedSamples")
     db.execute("UPDATE abtests SET sequential_n_star = 800 WHERE id = %s", [g.test.id])
     (outcome,) = next(iter(_evaluate(db, datetime.now(UTC)).values())).outcomes
     assert (outcome.inference.tuning.n_star, outcome.tuning_source) == (800, "setting")

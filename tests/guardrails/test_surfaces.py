@@ -45,6 +45,7 @@ def test_abtest_json_lists_its_raised_guardrails(client, raised):
             "inference": {
                 "method": "sequential",
                 "unit": "sample",
+                "unitSeconds": None,
                 "alpha": 0.05,
                 "correction": "holm",
                 "familySize": 1,

@@ -4,7 +4,9 @@ Each guardrail of a running A/B test is judged over the test's whole window so
 far (its start to now) with always-valid inference (tsmetrics.analysis.sequential):
 the watcher looks every minute, and a confidence sequence may be looked at any
 number of times. The unit is the metric's: `sample` compares the variants'
-moments, `time` the paired per-minute means (tsmetrics.analysis.time_unit).
+moments, `time` the paired bucket means of the test's unit width
+(tsmetrics.analysis.time_unit); tuning and width follow the test's plan as the
+results panel's do (tsmetrics.guardrails.tuning).
 
 Holm's correction runs over all guardrails x treatments of the test. Without
 it, a test with 5 guardrails and 2 treatments would page someone in up to
@@ -18,19 +20,23 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import psycopg
 
 from tsmetrics.analysis import sequential, stats, time_unit
+from tsmetrics.guardrails import tuning
 from tsmetrics.store import guardrails as store
 from tsmetrics.store import totals
 
 ALPHA = stats.ALPHA
 CORRECTION = "holm"
-DEFAULT_DURATION = timedelta(days=14)  # N* when nothing is planned: 14 days of traffic
 MINUTE = totals.MINUTE
+
+
+def _at(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Outcome:
     refusal: str | None = None
     adjusted_p: float | None = None
     state: str | None = None  # raised or clear; None when refused
+    unit_seconds: int | None = None  # unit `time`: the width of its buckets
 
 
 @dataclass(frozen=True)
@@ -70,47 +77,26 @@ def window(guardrail: store.Guardrail, now: datetime) -> tuple[int, int] | None:
     return (low, high) if high > low else None
 
 
-def tuning_for(
-    guardrail: store.Guardrail, unit: str, units: int, seconds: float
-) -> tuple[sequential.Tuning, str]:
-    """The sequence's tuning and its source (setting, planned, default), from counts only.
-
-    sample: N* = the test's setting, else its planned samples, else the observed
-    rate over its planned duration, else over 14 days. time: N* = the planned
-    duration in minutes, else 14 days of minutes.
-    """
-    planned = None
-    if guardrail.planned_end is not None and guardrail.started_at is not None:
-        planned = (guardrail.planned_end - guardrail.started_at).total_seconds()
-        planned = planned if planned > 0 else None
-    if unit == "time":
-        minutes = (planned or DEFAULT_DURATION.total_seconds()) / MINUTE
-        return sequential.Tuning.at(max(minutes, 1.0), ALPHA), "planned" if planned else "default"
-    if guardrail.sequential_n_star:
-        return sequential.Tuning.at(guardrail.sequential_n_star, ALPHA), "setting"
-    if guardrail.planned_samples:
-        return sequential.Tuning.at(guardrail.planned_samples, ALPHA), "planned"
-    rate = units / max(seconds, MINUTE)
-    duration = planned or DEFAULT_DURATION.total_seconds()
-    return sequential.Tuning.at(max(rate * duration, 1.0), ALPHA), (
-        "planned" if planned else "default"
-    )
-
-
-def paired_minutes(
-    conn: psycopg.Connection, *, abtest_id: int, metric_ids: list[int], variants: int, span
+def paired_units(
+    conn: psycopg.Connection,
+    *,
+    abtest_id: int,
+    metric_ids: list[int],
+    variants: int,
+    span: tuple[int, int],
+    seconds: int,
 ) -> dict[tuple[int, int], time_unit.PairedMinutes]:
-    """Per-minute means of control and each treatment at the minutes both have samples.
+    """Means of control and each treatment per bucket of `seconds`, where both have samples.
 
     The one place the unit `time` reads its data: point it at the store's
-    paired-minute query once that exists (it does the pairing in SQL).
+    paired-means query (which pairs in SQL) when that lands.
     """
     rows = totals.bucket_totals(
         conn,
         abtest_id=abtest_id,
         metric_ids=metric_ids,
         variants=variants,
-        seconds=MINUTE,
+        seconds=seconds,
         start=span[0],
         end=span[1],
     )
@@ -134,12 +120,12 @@ def _sample_refusal(control: stats.Moments, treatment: stats.Moments) -> str | N
     return None
 
 
-def _checked(guardrail, variant, result: sequential.Inference, source: str) -> Outcome:
+def _checked(guardrail, variant, result: sequential.Inference, source: str, width=None) -> Outcome:
     interval = result.lift_interval
     numbers = (result.lift, result.p_value, interval.low, interval.high)
     if not all(math.isfinite(x) for x in numbers):
         return Outcome(guardrail, variant, None, None, "the numbers are beyond double precision")
-    return Outcome(guardrail, variant, result, source)
+    return Outcome(guardrail, variant, result, source, unit_seconds=width)
 
 
 def sample_outcome(
@@ -154,12 +140,12 @@ def sample_outcome(
     if why:
         return Outcome(guardrail, variant, None, None, refusal=why)
     units = control.n + treatment.n
-    tuning, source = tuning_for(guardrail, "sample", units, span[1] - span[0])
+    tuned = tuning.sample_tuning(guardrail, variant, units, span[1] - span[0], _at(span[0]))
     try:
-        result = sequential.sequential(control, treatment, tuning)
+        result = sequential.sequential(control, treatment, tuned.tuning)
     except ValueError as error:
         return Outcome(guardrail, variant, None, None, refusal=str(error))
-    return _checked(guardrail, variant, result, source)
+    return _checked(guardrail, variant, result, tuned.source)
 
 
 def _sample_outcomes(conn, guardrails, span) -> list[Outcome]:
@@ -189,30 +175,35 @@ def _sample_outcomes(conn, guardrails, span) -> list[Outcome]:
 _NONE = stats.Moments.from_sums(0, 0, 0)
 
 
-def _time_outcome(guardrail, variant, paired: time_unit.PairedMinutes, span) -> Outcome:
+def _time_outcome(guardrail, variant, paired: time_unit.PairedMinutes, tuned, width) -> Outcome:
     why = time_unit.refusal(paired)
     if why:
         return Outcome(guardrail, variant, None, None, refusal=why)
-    tuning, source = tuning_for(guardrail, "time", len(paired.minutes), span[1] - span[0])
     try:
-        result = time_unit.infer_time(paired, "sequential", tuning)[0]
+        result = time_unit.infer_time(paired, "sequential", tuned.tuning)[0]
     except ValueError as error:
         return Outcome(guardrail, variant, None, None, refusal=str(error))
-    return _checked(guardrail, variant, result, source)
+    return _checked(guardrail, variant, result, tuned.source, width)
 
 
 def _time_outcomes(conn, guardrails, span) -> list[Outcome]:
     first = guardrails[0]
     variants = len(first.variants)
-    series = paired_minutes(
+    # The unit's width is fixed by the test's plan; only whole buckets inside the window count.
+    width = tuning.unit_seconds(first, _at(span[0]))
+    low = -(-span[0] // width) * width
+    aligned = (low, max(low, span[1] // width * width))
+    series = paired_units(
         conn,
         abtest_id=first.abtest_id,
         metric_ids=[g.metric_id for g in guardrails],
         variants=variants,
-        span=span,
+        span=aligned,
+        seconds=width,
     )
+    tuned = tuning.time_tuning(first, _at(span[0]))
     return [
-        _time_outcome(g, variant, series[g.metric_id, variant], span)
+        _time_outcome(g, variant, series[g.metric_id, variant], tuned, width)
         for g in guardrails
         for variant in range(1, variants)
     ]
@@ -227,9 +218,7 @@ def judge(outcomes: list[Outcome]) -> list[Outcome]:
         o = outcomes[index]
         verdict = stats.verdict(o.inference.lift, p, o.guardrail.higher_is_better, ALPHA)
         state = "raised" if verdict == "worse" else "clear"
-        judged[index] = Outcome(
-            o.guardrail, o.variant, o.inference, o.tuning_source, None, p, state
-        )
+        judged[index] = replace(o, adjusted_p=p, state=state)
     return judged
 
 

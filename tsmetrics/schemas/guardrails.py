@@ -20,7 +20,10 @@ class GuardrailInferenceSchema(ma.Schema):
     """What made an alert's numbers: always-valid inference, Holm over the test's guardrails."""
 
     method = fields.String(metadata={"example": "sequential"})
-    unit = fields.String(metadata={"description": "`sample` or `time` (paired minutes)."})
+    unit = fields.String(metadata={"description": "`sample` or `time` (paired bucket means)."})
+    unitSeconds = fields.Integer(
+        allow_none=True, metadata={"description": "Unit `time`: the paired buckets' width."}
+    )
     alpha = fields.Float(metadata={"example": 0.05})
     correction = fields.String(metadata={"example": "holm"})
     familySize = fields.Integer(
@@ -64,6 +67,7 @@ class GuardrailAlertSchema(ma.Schema):
             "inference": {
                 "method": alert.inference,
                 "unit": alert.unit,
+                "unitSeconds": alert.unit_seconds,
                 "alpha": alert.alpha,
                 "correction": alert.correction,
                 "familySize": alert.family_size,

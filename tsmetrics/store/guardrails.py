@@ -26,6 +26,7 @@ class Guardrail:
     abtest_name: str
     abtest_title: str
     variants: list[str]
+    expected_split: list[float] | None
     started_at: datetime | None  # the test's start, else its first sample; None: no data
     planned_end: datetime | None
     planned_samples: int | None
@@ -38,7 +39,7 @@ class Guardrail:
 
 
 _SELECT_GUARDRAILS = """
-SELECT a.id, a.name, a.title, a.variants,
+SELECT a.id, a.name, a.title, a.variants, a.expected_split,
        coalesce(a.started_at,
                 (SELECT min(s.first_time) FROM series s
                  WHERE s.abtest_id = a.id AND s.variant = -1)),
@@ -82,6 +83,7 @@ class GuardrailState:
     adjusted_p: float
     inference: str
     unit: str
+    unit_seconds: int | None
     units: int
     n_star: float
     tuning_source: str
@@ -270,6 +272,7 @@ class GuardrailAlert:
     adjusted_p: float
     inference: str
     unit: str
+    unit_seconds: int | None
     n_star: float
     tuning_source: str
     alpha: float
@@ -283,8 +286,8 @@ class GuardrailAlert:
 _SELECT_ALERTS = """
 SELECT a.name, m.name, m.unit, m.display_decimals, a.variants[g.variant + 1], a.variants[1],
        g.lift, g.lift_low, g.lift_high, g.relative_lift, g.relative_low, g.relative_high,
-       g.p_value, g.adjusted_p, g.inference, g.unit, g.n_star, g.tuning_source, g.alpha,
-       g.correction, g.family_size, g.changed_at, g.evaluated_at
+       g.p_value, g.adjusted_p, g.inference, g.unit, g.unit_seconds, g.n_star, g.tuning_source,
+       g.alpha, g.correction, g.family_size, g.changed_at, g.evaluated_at
 FROM guardrail_states g
 JOIN abtests a ON a.id = g.abtest_id
 JOIN metrics m ON m.id = g.metric_id
