@@ -69,7 +69,7 @@ def test_runs_until_sigterm_with_progress_and_a_summary(db, database_url, receiv
             if process.poll() is None:
                 process.kill()
     text = log.read_text()
-    assert "webhook http://127.0.0.1:" in text and "(signed)" in text
+    assert "alerts POSTed to http://127.0.0.1:" in text and "(signed)" in text
     assert "this watcher is the active evaluator" in text
     assert "evaluated 1 guardrails of 1 running tests" in text
     assert "checkout/response_time/treatment raised" in text

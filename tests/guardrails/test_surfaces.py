@@ -96,3 +96,9 @@ def test_a_metric_no_longer_guarded_shows_no_alert(db, client, raised):
 
 def test_banner_of_an_unknown_test_is_a_404(client, raised):
     assert client.get("/dashboard/abtests/nope/guardrails", headers=HTML).status_code == 404
+
+
+def test_banner_keeps_its_content_while_the_database_is_down(app_without_database):
+    client = app_without_database.test_client()
+    response = client.get("/dashboard/abtests/checkout/guardrails", headers={"HX-Request": "true"})
+    assert response.status_code == 204 and response.data == b""  # htmx swaps nothing

@@ -70,7 +70,7 @@ class Watcher:
         self.leader = False
         self.rng = random.Random()  # noqa: S311 - retry jitter, not a secret
         self._next_evaluation = 0.0
-        self._said_standby = False
+        self._said_standby = self._said_heartbeat = False
 
     def stop(self, *_args: Any) -> None:
         """Finish the POST in flight, then leave (SIGTERM, SIGINT)."""
@@ -78,12 +78,16 @@ class Watcher:
 
     def run(self, *, once: bool = False) -> int:
         """Evaluate and deliver until stopped (or one round), reconnecting with backoff."""
+        if self.webhook.url:
+            sent = f"alerts POSTed to {self.webhook.shown}"
+            sent += " (signed)" if self.webhook.secret else " (unsigned)"
+        else:
+            sent = "no webhook: alerts show on the dashboard only"
         log.info(
-            "watching guardrails every %g s on %s; webhook %s (%s)",
+            "watching guardrails every %g s on %s; %s",
             self.interval,
             redact_url(self.settings["DATABASE_URL"]),
-            self.webhook.shown,
-            "signed" if self.webhook.secret else "unsigned",
+            sent,
         )
         wait = 1.0
         while not self.stopping.is_set():
@@ -99,6 +103,9 @@ class Watcher:
                     "run `tsmetrics migrate` first."
                 ) from None
             except psycopg.OperationalError as error:
+                if once:
+                    log.error("database unavailable (%s)", first_line(error))
+                    return 1
                 self._lost(error, wait)
                 wait = min(wait * 2, LONGEST_RECONNECT)
         log.info("watch stopped: %s", self.stats.summary())
@@ -133,7 +140,16 @@ class Watcher:
         if self.webhook.url:
             self.deliver(conn)
         if self.heartbeat:
+            self._beat()
+
+    def _beat(self) -> None:
+        # A heartbeat that cannot be written turns the health check red; the work goes on.
+        try:
             Path(self.heartbeat).touch()
+        except OSError as error:
+            if not self._said_heartbeat:
+                log.warning("cannot touch TSMETRICS_WATCH_HEARTBEAT_PATH: %s", error.strerror)
+                self._said_heartbeat = True
 
     def evaluate(self, conn: psycopg.Connection) -> list[alerts.Change]:
         """One evaluation of every guardrail of every running test; its changes."""

@@ -134,8 +134,8 @@ def guardrail_banner(name: str) -> Response:
             test = require_abtest(conn, name)
             alerts = guardrails.raised_alerts(conn, [test.name])
     except DATABASE_DOWN:
-        # The charts say the database is down; the banner waits for the next refresh.
-        return unavailable("dashboard/_guardrail_banner.html", test_name=name)
+        # No content: htmx keeps the banner as it was; the charts say the database is down.
+        return vary_on_htmx(make_response("", 204))
     context = {"test": test, "guardrail_alerts": alerts}
     return respond("dashboard/_guardrail_banner.html", "dashboard/_guardrail_banner.html", context)
 
