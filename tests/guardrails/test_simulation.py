@@ -29,9 +29,11 @@ def _guardrail(metric: int) -> Guardrail:
         abtest_name="simulated",
         abtest_title="",
         variants=["control", "t1", "t2"],
+        expected_split=None,
         started_at=None,
         planned_end=None,
-        planned_samples=VARIANTS * PER_LOOK * LOOKS,  # N* at the last look, as planned
+        # All variants' samples at the last look: N* is the two compared, the last look's N.
+        planned_samples=VARIANTS * PER_LOOK * LOOKS,
         sequential_n_star=None,
         metric_id=metric,
         metric_name=f"m{metric}",

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import orjson
 import psycopg
 
-from tsmetrics.guardrails.evaluate import CORRECTION, Outcome, TestEvaluation
+from tsmetrics.guardrails.evaluate import CORRECTION, Evaluation, Outcome
 from tsmetrics.store import guardrails as store
 
 VALIDITY = "always valid: you may look at any time"
@@ -73,7 +73,7 @@ def _text(o: Outcome, state: str) -> str:
 
 
 def alert_body(
-    o: Outcome, evaluation: TestEvaluation, state: str, event_id: uuid.UUID, at: datetime, link: str
+    o: Outcome, evaluation: Evaluation, state: str, event_id: uuid.UUID, at: datetime, link: str
 ) -> str:
     """The webhook's JSON body for one change of state."""
     g, inference = o.guardrail, o.inference
@@ -117,7 +117,7 @@ def alert_body(
     return orjson.dumps(body).decode()
 
 
-def _state(o: Outcome, evaluation: TestEvaluation, at: datetime) -> store.GuardrailState:
+def _state(o: Outcome, evaluation: Evaluation, at: datetime) -> store.GuardrailState:
     inference, relative = o.inference, o.inference.relative_interval
     return store.GuardrailState(
         abtest_id=evaluation.abtest_id,
@@ -150,7 +150,7 @@ def _state(o: Outcome, evaluation: TestEvaluation, at: datetime) -> store.Guardr
 
 def record(
     conn: psycopg.Connection,
-    evaluation: TestEvaluation,
+    evaluation: Evaluation,
     *,
     at: datetime,
     webhook: bool,

@@ -54,7 +54,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class TestEvaluation:
+class Evaluation:
     """Every guardrail outcome of one A/B test over [start, end) (epoch seconds)."""
 
     abtest_id: int
@@ -224,7 +224,7 @@ def judge(outcomes: list[Outcome]) -> list[Outcome]:
 
 def evaluate_test(
     conn: psycopg.Connection, guardrails: list[store.Guardrail], now: datetime
-) -> TestEvaluation | None:
+) -> Evaluation | None:
     """Every guardrail of one A/B test (all rows of one test), Holm-adjusted; None: no data."""
     span = window(guardrails[0], now)
     if span is None:
@@ -236,4 +236,4 @@ def evaluate_test(
         outcomes += _sample_outcomes(conn, sample, span)
     if time:
         outcomes += _time_outcomes(conn, time, span)
-    return TestEvaluation(guardrails[0].abtest_id, span[0], span[1], judge(outcomes))
+    return Evaluation(guardrails[0].abtest_id, span[0], span[1], judge(outcomes))
