@@ -258,7 +258,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WATCH_HEARTBEAT_PATH",
-        "",
+        None,
         str,
         "File `tsmetrics watch` touches after each round that reached the database, for a "
         "container health check; empty: none.",
