@@ -290,6 +290,7 @@ def test_overview_exact_json(client, activity):
                 "metrics": [],
                 "recentSamples": 0,
                 "latestSampleAt": None,
+                "guardrailAlerts": [],
             },
             {
                 "name": "feature_a",
@@ -299,6 +300,7 @@ def test_overview_exact_json(client, activity):
                 "metrics": ["response_time"],
                 "recentSamples": 2,
                 "latestSampleAt": activity.isoformat(),
+                "guardrailAlerts": [],
             },
         ],
     }

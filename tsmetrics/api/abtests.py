@@ -22,7 +22,7 @@ from tsmetrics.schemas.manage import (
 )
 from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
 from tsmetrics.schemas.overview import OVERVIEW_EXAMPLE, OverviewQueryArgsSchema, OverviewSchema
-from tsmetrics.store import catalogue, overview, series
+from tsmetrics.store import catalogue, guardrails, overview, series
 
 blp = ApiBlueprint(
     "abtests",
@@ -61,13 +61,15 @@ class ABTestByName(MethodView):
     @blp.response(200, ABTestSchema)
     @blp.alt_response(404, description="No such A/B test.")
     def get(self, name):
-        """One A/B test: status, variants (control first), metrics with samples"""
+        """One A/B test: status, variants (control first), metrics with samples, raised alerts"""
         with db.connection() as conn:
             test = require_abtest(conn, name)
             found = series.abtest_overview(conn, test.id)
+            alerts = guardrails.raised_alerts(conn, [test.name])
         return asdict(test) | {
             "metrics": found.metric_names,
             "latest_sample_at": found.latest_sample_at,
+            "guardrail_alerts": alerts,
         }
 
     @blp.arguments(ABTestUpdateSchema)
