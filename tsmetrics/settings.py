@@ -165,6 +165,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_SAMPLE_FUTURE", 300, int, "Seconds: samples further ahead are refused."),
     Setting("MAX_MESSAGE_BYTES", 2000000, int, "Largest batch accepted, queue or `POST /ingest`."),
     Setting(
+        "MAX_REQUEST_BYTES",
+        65536,
+        int,
+        "Largest request body of every request but `POST /ingest` (forms, JSON); a larger "
+        "one gets 413 before it is read.",
+    ),
+    Setting(
         "CACHE",
         "on",
         str,

@@ -7,6 +7,7 @@ import re
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
@@ -50,6 +51,22 @@ def _catalogue() -> CatalogueCache:
     return cache
 
 
+def _read_body(limit: int) -> bytes:
+    """The whole request body, or 413 when it is longer than `limit` bytes."""
+    # Checked while reading (security/body_limits.py), so a lying or absent
+    # Content-Length cannot get past it, and a longer body is never cut.
+    request.max_content_length = limit
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        pass
+    abort(
+        413,
+        message=f"The batch is larger than {limit:,} bytes; nothing was stored.",
+        errors={"body": [f"At most {limit:,} bytes (TSMETRICS_MAX_MESSAGE_BYTES)."]},
+    )
+
+
 @blp.route("")
 class Ingest(MethodView):
     """Sample batches."""
@@ -85,9 +102,7 @@ class Ingest(MethodView):
                 message="Invalid Idempotency-Key.",
                 errors={"Idempotency-Key": ["Must be 1 to 200 visible ASCII characters."]},
             )
-        # Checked while reading, so a lying or absent Content-Length cannot get past it.
-        request.max_content_length = limits.max_bytes
-        body = request.get_data(cache=False)
+        body = _read_body(limits.max_bytes)
         try:
             batch = parse_with_refresh(body, _catalogue(), limits)
         except BatchRejected as rejected:
