@@ -83,8 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
         "AUTH",
         "on",
         str,
-        "`on`: bearer tokens for the API, logins for the dashboard. `off` is refused unless "
-        "TSMETRICS_BIND is a loopback address (`tsmetrics demo`) or in tests.",
+        "`on`: bearer tokens for the API, logins for the dashboard. `off` (`tsmetrics demo`) is "
+        "refused unless TSMETRICS_BIND and every socket gunicorn listens on are loopback.",
     ),
     Setting("SESSION_LIFETIME", 28800, int, "Seconds a dashboard login lasts (8 h)."),
     Setting(
@@ -92,7 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         str,
         "Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-* and SSO "
-        "user headers are believed; empty: none.",
+        "user headers are believed (also gunicorn's forwarded_allow_ips); empty: none.",
     ),
     Setting(
         "PROXY_USER_HEADER",

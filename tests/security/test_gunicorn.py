@@ -1,18 +1,25 @@
 """Security under the real server: `gunicorn wsgi:app -c gunicorn.conf.py`, as production runs it.
 
 Body limits, the addresses gunicorn really listens on with authentication off,
-and which peers may say a request came over HTTPS.
+and which peers may say a request came over HTTPS. Binding to a public address
+is tried only with authentication off, where the server must refuse to start:
+no test sends traffic to any address but 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import http.client
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.reliability.servers import Gunicorn
+from tests.reliability.servers import ROOT, Gunicorn, free_port
 from tests.security.helpers import PROBLEM, SECRET_KEY
 from tests.security.raw_http import chunked, exchange
 from tsmetrics.store import catalogue
@@ -103,3 +110,139 @@ def test_an_ingest_body_over_the_limit_is_413_and_stores_nothing(
     assert response.headers["content-type"] == PROBLEM
     assert "2,000 bytes" in orjson.loads(response.body)["errors"]["body"][0]
     assert auth_db.execute("SELECT count(*) FROM samples").fetchone()[0] == 0
+
+
+def _get(server: Gunicorn, path: str, **headers: str) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+@pytest.mark.parametrize(
+    ("trusted", "believed"),
+    [("", False), ("10.0.0.0/8", False), ("127.0.0.1", True), ("10.0.0.5, 127.0.0.0/8", True)],
+    ids=["none", "elsewhere", "loopback", "list"],
+)
+def test_only_trusted_proxies_can_say_a_request_came_over_https(serve, trusted, believed):
+    """Issue 14: gunicorn believed X-Forwarded-Proto from 127.0.0.1 whatever the setting said."""
+    server = serve(**PRODUCTION, TRUSTED_PROXIES=trusted)
+    forwarded = {"X-Forwarded-Proto": "https"}
+    hsts = _get(server, "/openapi.json", **forwarded).getheader("Strict-Transport-Security")
+    cookie = _get(server, "/login", **forwarded).getheader("Set-Cookie") or ""
+    assert (hsts is not None) == believed
+    assert ("Secure" in cookie) == believed
+    assert _get(server, "/openapi.json").getheader("Strict-Transport-Security") is None
+
+
+def _refused_start(tmp_path, database_url, args: list[str], **env: str) -> tuple[int, str]:
+    """Start gunicorn with authentication off; it must exit by itself. (exit code, its log)."""
+    log_path = tmp_path / "refused.log"
+    environment = {
+        **os.environ,
+        "TSMETRICS_DATABASE_URL": database_url,
+        "TSMETRICS_AUTH": "off",
+        "TSMETRICS_ENV": "development",
+        "TSMETRICS_BIND": f"127.0.0.1:{free_port()}",  # what the old check trusted
+        "TSMETRICS_WORKERS": "1",
+        **env,
+    }
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [gunicorn, "wsgi:app", "-c", "gunicorn.conf.py", *args],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    return code, log_path.read_text()
+
+
+def _machine_address() -> str | None:
+    """A non-loopback IPv4 address of this machine (never sent any traffic), if it has one."""
+    try:
+        output = subprocess.run(
+            ["hostname", "-I"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except OSError:
+        return None
+    for item in output.split():
+        if "." in item and not item.startswith("127."):
+            return item
+    return None
+
+
+def _binds(kind: str) -> list[str]:
+    port = free_port()
+    if kind == "machine":
+        address = _machine_address()
+        if address is None:
+            pytest.skip("this machine has no non-loopback IPv4 address")
+        return ["-b", f"{address}:{port}"]  # issue 14: gunicorn -b 192.0.2.2:5403
+    if kind == "loopback-and-any":
+        return ["-b", f"127.0.0.1:{port}", "-b", f"0.0.0.0:{free_port()}"]
+    return ["-b", f"{kind}:{port}"]
+
+
+@pytest.mark.parametrize("kind", ["0.0.0.0", "[::]", "machine", "loopback-and-any"])  # noqa: S104
+def test_auth_off_refuses_to_serve_on_an_address_other_machines_reach(tmp_path, database_url, kind):
+    """Issue 14: the guard read TSMETRICS_BIND, so `gunicorn -b` could serve unauthenticated."""
+    code, log = _refused_start(tmp_path, database_url, _binds(kind))
+    assert code != 0, log
+    assert "TSMETRICS_AUTH=off is refused" in log
+    assert "Booting worker" not in log
+
+
+def test_auth_off_refuses_a_public_bind_from_gunicorn_cmd_args(tmp_path, database_url):
+    code, log = _refused_start(
+        tmp_path, database_url, [], GUNICORN_CMD_ARGS=f"--bind 0.0.0.0:{free_port()}"
+    )
+    assert code != 0 and "TSMETRICS_AUTH=off is refused" in log, log
+
+
+def test_auth_off_refuses_public_sockets_each_worker_opens(tmp_path, database_url):
+    """With reuse_port each worker opens its own sockets: the worker checks them too."""
+    code, log = _refused_start(
+        tmp_path, database_url, ["--reuse-port", "-b", f"0.0.0.0:{free_port()}"]
+    )
+    assert code != 0, log
+    assert "TSMETRICS_AUTH=off is refused" in log
+
+
+def test_auth_off_still_serves_on_loopback(serve):
+    server = serve(AUTH="off", ENV="development")
+    assert _get(server, "/healthz").status == 200
+
+
+def test_tsmetrics_serve_believes_forwarded_https_only_from_trusted_proxies(tmp_path, database_url):
+    """`tsmetrics serve` builds its gunicorn options in code: the same rules must hold there."""
+    server = Gunicorn(tmp_path / "serve.log", **PRODUCTION, DATABASE_URL=database_url)
+    command = [sys.executable, "-m", "tsmetrics.cli", "serve", "--bind", f"127.0.0.1:{server.port}"]
+    with server.log_path.open("wb") as log:
+        server.process = subprocess.Popen(
+            command, cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.process.poll() is None, server.log_path.read_text()
+            try:
+                if _get(server, "/healthz").status == 200:
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, server.log_path.read_text()
+                time.sleep(0.1)
+        forwarded = _get(server, "/openapi.json", **{"X-Forwarded-Proto": "https"})
+        assert forwarded.getheader("Strict-Transport-Security") is None
+    finally:
+        server.stop()
