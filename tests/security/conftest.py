@@ -17,7 +17,7 @@ from tsmetrics.security import tokens, users
 @pytest.fixture
 def auth_db(db):
     """The test database with no tokens and no users."""
-    db.execute("TRUNCATE api_tokens, users RESTART IDENTITY")
+    db.execute("TRUNCATE api_tokens, users, sessions RESTART IDENTITY")
     return db
 
 
