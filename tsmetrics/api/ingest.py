@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from flask import current_app, request
 from flask.views import MethodView
@@ -21,6 +22,7 @@ from tsmetrics.ingest.batch_format import (
 from tsmetrics.ingest.catalogue_cache import CatalogueCache, load_catalogue
 from tsmetrics.schemas.ingest import EXAMPLE_BATCH, IngestResponseSchema, SampleBatchSchema
 from tsmetrics.store.batches import store_batches
+from tsmetrics.store.catalogue_version import read_catalogue_version
 
 blp = ApiBlueprint("ingest", __name__, url_prefix="/ingest", description="Sample ingestion.")
 CATALOGUE_KEY = "tsmetrics.catalogue"
@@ -47,7 +49,11 @@ def _catalogue() -> CatalogueCache:
             with pool.connection() as conn:
                 return load_catalogue(conn)
 
-        cache = current_app.extensions.setdefault(CATALOGUE_KEY, CatalogueCache(load))
+        def version():
+            with pool.connection() as conn:
+                return read_catalogue_version(conn)
+
+        cache = current_app.extensions.setdefault(CATALOGUE_KEY, CatalogueCache(load, version))
     return cache
 
 
@@ -94,6 +100,7 @@ class Ingest(MethodView):
         names every bad field by path (`samples[3].value`). Unknown A/B test,
         variant or metric names are 400s too, like every other error in the body.
         """
+        received_at = time.monotonic()  # every A/B test created before now is known
         limits = Limits.from_settings(current_app.config["TSMETRICS"])
         key = request.headers.get("Idempotency-Key")
         if key is not None and not _KEY.fullmatch(key):
@@ -104,7 +111,7 @@ class Ingest(MethodView):
             )
         body = _read_body(limits.max_bytes)
         try:
-            batch = parse_with_refresh(body, _catalogue(), limits)
+            batch = parse_with_refresh(body, _catalogue(), limits, received_at=received_at)
         except BatchRejected as rejected:
             abort(
                 413 if rejected.code == TOO_LARGE else 400,
