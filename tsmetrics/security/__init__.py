@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, marked Secure whenever the request came over HTTPS."""
+    """The signed cookie (session id and CSRF token), marked Secure whenever over HTTPS.
+
+    The login itself lives in PostgreSQL (store/sessions.py, security/identity.py),
+    so the server can end it; the cookie only names it.
+    """
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Secure on HTTPS (directly or via a trusted proxy), so plain-HTTP demos still work."""
