@@ -1,5 +1,6 @@
 """gunicorn settings for `gunicorn wsgi:app`, read from the same TSMETRICS_* settings."""
 
+from tsmetrics.security import listeners
 from tsmetrics.settings import load_settings
 from tsmetrics.telemetry import server_hooks
 
@@ -20,6 +21,13 @@ max_requests_jitter = 1_000
 # user has no home (a warning at every start), and several servers run by one
 # user would share one socket path. Nothing here uses `gunicornc`.
 control_socket_disable = True
+# X-Forwarded-Proto is believed only from TSMETRICS_TRUSTED_PROXIES (gunicorn's
+# default trusts 127.0.0.1), and authentication off only on loopback sockets,
+# whatever -b or GUNICORN_CMD_ARGS bound (tsmetrics/security/listeners.py).
+forwarded_allow_ips = listeners.forwarded_allow_ips(_settings)
+_security = listeners.gunicorn_hooks(_settings)
+when_ready = _security["when_ready"]
+post_fork = _security["post_fork"]
 # Telemetry: Prometheus metrics summed over the workers (their multiprocess
 # directory is made here, before any worker starts), gunicorn's own lines as
 # JSON, and no access log in JSON mode: the app logs every request with its id.

@@ -116,8 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
         "AUTH",
         "on",
         str,
-        "`on`: bearer tokens for the API, logins for the dashboard. `off` is refused unless "
-        "TSMETRICS_BIND is a loopback address (`tsmetrics demo`) or in tests.",
+        "`on`: bearer tokens for the API, logins for the dashboard. `off` (`tsmetrics demo`) is "
+        "refused unless TSMETRICS_BIND and every socket gunicorn listens on are loopback.",
     ),
     Setting("SESSION_LIFETIME", 28800, int, "Seconds a dashboard login lasts (8 h)."),
     Setting(
@@ -125,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         str,
         "Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-* and SSO "
-        "user headers are believed; empty: none.",
+        "user headers are believed (also gunicorn's forwarded_allow_ips); empty: none.",
     ),
     Setting(
         "PROXY_USER_HEADER",
@@ -197,6 +197,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_SAMPLE_AGE", 604800, int, "Seconds: older samples are refused (7 days)."),
     Setting("MAX_SAMPLE_FUTURE", 300, int, "Seconds: samples further ahead are refused."),
     Setting("MAX_MESSAGE_BYTES", 2000000, int, "Largest batch accepted, queue or `POST /ingest`."),
+    Setting(
+        "MAX_REQUEST_BYTES",
+        65536,
+        int,
+        "Largest request body of every request but `POST /ingest` (forms, JSON); a larger "
+        "one gets 413 before it is read.",
+    ),
     Setting(
         "CACHE",
         "on",

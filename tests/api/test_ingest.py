@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from pathlib import Path
@@ -124,9 +125,66 @@ def test_unknown_names_are_400_naming_the_path(client, db, feature_a, doc, field
 def test_a_name_created_after_the_first_request_is_found(client, db, feature_a):
     assert _post(client, _batch()).status_code == 201
     catalogue.ensure_metric(db, "latency", unit="ms")
-    client.application.extensions[CATALOGUE_KEY].min_interval = 0
     doc = _batch([{"metric": "latency", "value": 1, "time": NOW}])
     assert _post(client, doc).status_code == 201
+
+
+def _created_then_ingested(post, db, count: int) -> list[tuple[int, str]]:
+    """Create `count` A/B tests, each followed at once by a batch for it; the refusals."""
+    refused = []
+    for number in range(count):
+        name = f"created_{number}"
+        catalogue.ensure_abtest(db, name, variants=["control", "treatment"])
+        status, detail = post(_batch(abTest=name))
+        if status != 201:
+            refused.append((status, detail))
+    return refused
+
+
+def test_a_test_created_just_before_its_first_batch_is_never_unknown(client, db, feature_a):
+    """Issue 14 (10b): 35 of 400 batches sent right after creating their test were refused."""
+
+    def post(doc):
+        response = _post(client, doc)
+        return response.status_code, response.get_data(as_text=True)
+
+    assert _created_then_ingested(post, db, 100) == []  # 400 under gunicorn, below
+    assert db.execute("SELECT count(DISTINCT abtest_id) FROM samples").fetchone() == (100,)
+
+
+def test_unknown_names_cost_one_stamp_read_and_no_reload(client, db, feature_a):
+    assert _post(client, _batch()).status_code == 201
+    cache = client.application.extensions[CATALOGUE_KEY]
+    loaded = cache.loads
+    for _ in range(50):
+        _problem(_post(client, _batch(abTest="never_created")), 400)
+    assert cache.loads == loaded
+
+
+@pytest.mark.slow
+def test_tests_created_elsewhere_are_never_unknown_to_any_gunicorn_worker(
+    db, feature_a, database_url, tmp_path
+):
+    """Each of 2 workers keeps its own catalogue; a test created by another process is known."""
+    from tests.reliability.servers import Gunicorn
+
+    server = Gunicorn(tmp_path / "gunicorn.log", workers=2, DATABASE_URL=database_url).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+
+        def post(doc):
+            connection.request(
+                "POST", "/ingest", body=orjson.dumps(doc),
+                headers={"Content-Type": "application/json", "Connection": "close"},
+            )  # fmt: skip
+            response = connection.getresponse()
+            body = response.read().decode()
+            connection.close()
+            return response.status, body
+
+        assert _created_then_ingested(post, db, 400) == []
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import orjson
@@ -170,23 +171,45 @@ def test_reason_is_one_bounded_line():
     assert len(reason) <= 1000 and "\n" not in reason
 
 
-def test_catalogue_cache_reloads_on_an_unknown_name_at_most_once_a_second():
-    loads = []
+def test_catalogue_cache_rechecks_an_unknown_name_and_reloads_only_when_the_stamp_moved():
+    stamp = {"version": 1}
     known = {"response_time": 3}
+    loads = []
 
     def load():
         loads.append(1)
-        return Catalogue({"feature_a": (7, ("control", "treatment"))}, dict(known))
+        return Catalogue(
+            {"feature_a": (7, ("control", "treatment"))}, dict(known), version=stamp["version"]
+        )
 
-    cache = CatalogueCache(load, ttl=60)
+    cache = CatalogueCache(load, lambda: stamp["version"], ttl=60)
     body = orjson.dumps(_batch([_sample(metric="add_to_cart", time=NOW)]))
     limits = Limits(max_age_seconds=math.inf)
-    with pytest.raises(BatchRejected):
-        batch_format.parse_with_refresh(body, cache, limits)
-    assert len(loads) == 1  # the first load was under a second ago: no second one
-    cache.min_interval = 0
+    for _ in range(3):  # unknown, and the stamp has not moved: refused, never reloaded
+        with pytest.raises(BatchRejected):
+            batch_format.parse_with_refresh(body, cache, limits)
+    assert len(loads) == 1
     known["add_to_cart"] = 4
+    stamp["version"] = 2  # what the trigger does when the metric is created
     assert len(batch_format.parse_with_refresh(body, cache, limits)) == 1
     assert len(loads) == 2
     batch_format.parse_with_refresh(body, cache, limits)
     assert len(loads) == 2  # cached
+
+
+def test_a_check_made_after_a_batch_arrived_answers_it():
+    checks = []
+
+    def version():
+        checks.append(1)
+        return 1
+
+    cache = CatalogueCache(lambda: Catalogue({}, {}, version=1), version, ttl=60)
+    cache.current()  # the first load
+    arrived = time.monotonic()
+    cache.as_of(time.monotonic())
+    assert checks == [1]
+    cache.as_of(arrived)  # the check above began after the batch arrived: no second one
+    assert checks == [1]
+    cache.as_of(time.monotonic())
+    assert checks == [1, 1]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import random
+import secrets
+import string
 
 import psycopg
 import pytest
 
 from tests.security.helpers import PASSWORD, SECRET_KEY, SECURE_CONFIG, bearer, log_in
 from tsmetrics import create_app
-from tsmetrics.security.startup import DEVELOPMENT_SECRET_KEY
+from tsmetrics.security.key_strength import secret_key_weakness
+from tsmetrics.security.startup import DEVELOPMENT_SECRET_KEY, check_secret_key
 from tsmetrics.settings import SettingError, load_settings
 
 DB_PASSWORD = "db-Pa55word-never-logged"
@@ -20,15 +25,64 @@ def _production(**overrides):
     return {**SECURE_CONFIG, "DATABASE_URL": "postgresql://x@127.0.0.1:1/x", **overrides}
 
 
-@pytest.mark.parametrize("key", [None, "", DEVELOPMENT_SECRET_KEY, "short-but-not-empty"], ids=repr)
-def test_production_refuses_a_missing_default_or_short_secret_key(key):
+WEAK_KEYS = [
+    None,
+    "",
+    DEVELOPMENT_SECRET_KEY,
+    "short-but-not-empty",
+    " " * 35,  # issue 14: long enough, and nothing but spaces
+    "a" * 38,  # issue 14: one character repeated
+    "\t\n \r" * 10,
+    "ab" * 20,
+    "password" * 5,
+    "0123456789abcdef" * 2,  # 16 distinct characters, but a pattern repeated
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbcdef",  # few, lopsided characters
+    "12121212121212121212121212121212121234",
+    "é" * 20,  # 40 bytes of one character
+]
+STRONG_KEYS = [
+    SECRET_KEY,
+    secrets.token_urlsafe(48),
+    secrets.token_urlsafe(32),
+    secrets.token_hex(32),
+    secrets.token_hex(16),  # 32 hex digits: exactly 128 bits
+    base64.b64encode(secrets.token_bytes(32)).decode(),
+    secrets.token_hex(24) + secrets.token_hex(24),  # what secrets/create.sh writes
+]
+
+
+@pytest.mark.parametrize("key", WEAK_KEYS, ids=repr)
+def test_production_refuses_a_missing_default_short_or_weak_secret_key(key):
     with pytest.raises(SettingError) as refused:
         create_app(_production(SECRET_KEY=key))
     message = str(refused.value)
     assert "TSMETRICS_SECRET_KEY" in message and "TSMETRICS_SECRET_KEY_FILE" in message
-    assert "secrets.token_urlsafe" in message
-    if key:
+    assert "python -c 'import secrets; print(secrets.token_urlsafe(48))'" in message
+    if key and key.strip():
         assert key not in message
+
+
+@pytest.mark.parametrize(
+    "key", STRONG_KEYS, ids=["tests", "url48", "url32", "hex32", "hex16", "b64", "sh"]
+)
+def test_production_accepts_random_secret_keys(key):
+    check_secret_key(key)
+
+
+def test_random_keys_of_every_usual_shape_pass_the_entropy_estimate():
+    """No false refusals: 20,000 keys of each generator's alphabet, from a seeded RNG."""
+    rng = random.Random(14)
+    alphabets = {
+        "hex": (string.digits + "abcdef", 32),
+        "urlsafe": (string.ascii_letters + string.digits + "-_", 32),
+        "alnum": (string.ascii_letters + string.digits, 32),
+        "lower": (string.ascii_lowercase, 32),
+        "digits": (string.digits, 40),
+    }
+    for name, (alphabet, length) in alphabets.items():
+        for _ in range(20_000):
+            key = "".join(rng.choice(alphabet) for _ in range(length))
+            assert secret_key_weakness(key) is None, (name, key)
 
 
 def test_development_mode_accepts_the_default_key(make_app):

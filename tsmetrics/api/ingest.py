@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
@@ -20,6 +22,7 @@ from tsmetrics.ingest.catalogue_cache import CatalogueCache, load_catalogue
 from tsmetrics.ingest.limits import Limits
 from tsmetrics.schemas.ingest import EXAMPLE_BATCH, IngestResponseSchema, SampleBatchSchema
 from tsmetrics.store.batches import store_batches
+from tsmetrics.store.catalogue_version import read_catalogue_version
 
 blp = ApiBlueprint("ingest", __name__, url_prefix="/ingest", description="Sample ingestion.")
 CATALOGUE_KEY = "tsmetrics.catalogue"
@@ -46,8 +49,28 @@ def _catalogue() -> CatalogueCache:
             with pool.connection() as conn:
                 return load_catalogue(conn)
 
-        cache = current_app.extensions.setdefault(CATALOGUE_KEY, CatalogueCache(load))
+        def version():
+            with pool.connection() as conn:
+                return read_catalogue_version(conn)
+
+        cache = current_app.extensions.setdefault(CATALOGUE_KEY, CatalogueCache(load, version))
     return cache
+
+
+def _read_body(limit: int) -> bytes:
+    """The whole request body, or 413 when it is longer than `limit` bytes."""
+    # Checked while reading (security/body_limits.py), so a lying or absent
+    # Content-Length cannot get past it, and a longer body is never cut.
+    request.max_content_length = limit
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        pass
+    abort(
+        413,
+        message=f"The batch is larger than {limit:,} bytes; nothing was stored.",
+        errors={"body": [f"At most {limit:,} bytes (TSMETRICS_MAX_MESSAGE_BYTES)."]},
+    )
 
 
 @blp.route("")
@@ -77,6 +100,7 @@ class Ingest(MethodView):
         names every bad field by path (`samples[3].value`). Unknown A/B test,
         variant or metric names are 400s too, like every other error in the body.
         """
+        received_at = time.monotonic()  # every A/B test created before now is known
         limits = Limits.from_settings(current_app.config["TSMETRICS"])
         key = request.headers.get("Idempotency-Key")
         if key is not None and not _KEY.fullmatch(key):
@@ -85,11 +109,9 @@ class Ingest(MethodView):
                 message="Invalid Idempotency-Key.",
                 errors={"Idempotency-Key": ["Must be 1 to 200 visible ASCII characters."]},
             )
-        # Checked while reading, so a lying or absent Content-Length cannot get past it.
-        request.max_content_length = limits.max_bytes
-        body = request.get_data(cache=False)
+        body = _read_body(limits.max_bytes)
         try:
-            batch = parse_with_refresh(body, _catalogue(), limits)
+            batch = parse_with_refresh(body, _catalogue(), limits, received_at=received_at)
         except BatchRejected as rejected:
             abort(
                 413 if rejected.code == TOO_LARGE else 400,

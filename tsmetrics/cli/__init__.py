@@ -17,21 +17,27 @@ def run_migrations(url: str, settings: dict[str, Any]) -> None:
     """Apply pending migrations and say what the database is."""
     from tsmetrics.store import schema
 
-    with connect(url, settings) as conn:
-        report = schema.migrate(
-            conn,
-            compress_after=settings["COMPRESS_AFTER"],
-            retain_raw=settings["RETAIN_RAW"],
-            progress=click.echo,
-        )
+    try:
+        with connect(url, settings) as conn:
+            report = schema.migrate(
+                conn,
+                compress_after=settings["COMPRESS_AFTER"],
+                retain_raw=settings["RETAIN_RAW"],
+                progress=click.echo,
+            )
+    except schema.MigrationError as error:
+        raise click.ClickException(f"Migration failed: {error}") from None
+    if report.warning:
+        click.echo(f"Warning: {report.warning}", err=True)
     if report.timescaledb:
         click.echo(
             "TimescaleDB detected: samples are a hypertable, compressed after "
             f"{settings['COMPRESS_AFTER']}, raw samples kept {settings['RETAIN_RAW']}."
         )
     else:
+        why = "TimescaleDB not preloaded" if report.warning else "no timescaledb extension"
         click.echo(
-            "Plain PostgreSQL (no timescaledb extension): same schema and results; "
+            f"Plain PostgreSQL ({why}): same schema and results; "
             f"skipped {', '.join(report.skipped) or 'nothing'}."
         )
     click.echo(f"Migrations: {len(report.applied)} applied, {report.already} already in place.")

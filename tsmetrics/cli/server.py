@@ -7,6 +7,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from tsmetrics.security import listeners
 from tsmetrics.telemetry import server_hooks
 
 
@@ -55,6 +56,7 @@ def run_gunicorn(
 ) -> None:
     """Serve until interrupted."""
     bind = bind or settings["BIND"]
+    security = listeners.gunicorn_hooks(settings)
     options = {
         "bind": bind,
         "workers": workers or settings["WORKERS"],
@@ -66,8 +68,15 @@ def run_gunicorn(
         "accesslog": None if demo else "-",
         # gunicorn >= 25.1 opens a control socket under $HOME; we do not use it.
         "control_socket_disable": True,
-        "when_ready": lambda _server: click.echo(_banner(bind, demo, settings["AUTH"])),
+        "forwarded_allow_ips": listeners.forwarded_allow_ips(settings),
+        "post_fork": security["post_fork"],
     }
+
+    def when_ready(server) -> None:
+        security["when_ready"](server)  # halts on sockets unsafe for the settings
+        click.echo(_banner(bind, demo, settings["AUTH"]))
+
+    options["when_ready"] = when_ready
     # Metrics summed over the workers, JSON logs (tsmetrics/telemetry/server_hooks.py).
     server_hooks.prepare_multiprocess_dir()
     options.update(server_hooks.options(settings))

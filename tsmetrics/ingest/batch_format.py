@@ -85,14 +85,25 @@ def parse_batch(
     return validate_batch(decode(body), catalogue, limits, now=now)
 
 
-def parse_with_refresh(body: bytes, cache: CatalogueCache, limits: Limits) -> Batch:
-    """parse_batch, reloading the catalogue once when the batch names something unknown."""
+def parse_with_refresh(
+    body: bytes, cache: CatalogueCache, limits: Limits, *, received_at: float | None = None
+) -> Batch:
+    """parse_batch; a batch naming something unknown is checked again against the database.
+
+    `received_at` (time.monotonic()) is when the batch arrived: every name
+    committed before then is known to the second check.
+    """
+    received_at = time.monotonic() if received_at is None else received_at
+    known = cache.current()
     try:
-        return parse_batch(body, cache.current(), limits)
+        return parse_batch(body, known, limits)
     except BatchRejected as rejected:
-        if rejected.code != UNKNOWN_NAME or not cache.refresh():
+        if rejected.code != UNKNOWN_NAME:
             raise
-    return parse_batch(body, cache.current(), limits)
+        fresh = cache.as_of(received_at)
+        if fresh is known:
+            raise  # nothing newer: the names are unknown
+    return parse_batch(body, fresh, limits)
 
 
 def validate_batch(

@@ -30,6 +30,7 @@ from tsmetrics.ingest.in_flight import InFlight
 from tsmetrics.ingest.limits import Limits
 from tsmetrics.ingest.writer import BatchWriter
 from tsmetrics.store.batches import batch_ids_ready
+from tsmetrics.store.catalogue_version import read_catalogue_version
 
 log = logging.getLogger(__name__)
 LOG_EVERY = 5.0
@@ -81,7 +82,7 @@ class Consumer:
         self.writers = max(1, settings["CONSUMER_WRITERS"])
         # Loads are rare (TTL, unknown names): a short connection each time keeps
         # the two threads from ever sharing one.
-        self.catalogue = CatalogueCache(self._load_catalogue)
+        self.catalogue = CatalogueCache(self._load_catalogue, self._catalogue_version)
         self.stats = Stats()
         self.stopping = False
         self.pending: list[Delivery] = []
@@ -253,6 +254,10 @@ class Consumer:
     def _load_catalogue(self) -> Catalogue:
         with autocommit_connection(self.settings, self.name) as conn:
             return load_catalogue(conn)
+
+    def _catalogue_version(self) -> int:
+        with autocommit_connection(self.settings, self.name) as conn:
+            return read_catalogue_version(conn)
 
     def _wait_for_schema(self) -> None:
         backoff = broker.Backoff()

@@ -7,6 +7,7 @@ deliveries that arrived while the catalogue could not be read.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import pika
@@ -32,6 +33,8 @@ class Delivery:
     properties: pika.BasicProperties
     samples: SampleColumns | None = None  # None: not validated yet (catalogue unreachable)
     refused: bool = False
+    # When it came off the queue: every name created before then is known to validation.
+    received_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -59,7 +62,9 @@ def validate(delivery: Delivery, cache: CatalogueCache, limits: Limits) -> str |
             "it is what makes redelivery safe."
         )
     try:
-        delivery.samples = parse_with_refresh(delivery.body, cache, limits).samples
+        delivery.samples = parse_with_refresh(
+            delivery.body, cache, limits, received_at=delivery.received_at
+        ).samples
     except BatchRejected as rejected:
         return rejected.reason()
     return None

@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, marked Secure whenever the request came over HTTPS."""
+    """The signed cookie (session id and CSRF token), marked Secure whenever over HTTPS.
+
+    The login itself lives in PostgreSQL (store/sessions.py, security/identity.py),
+    so the server can end it; the cookie only names it.
+    """
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Secure on HTTPS (directly or via a trusted proxy), so plain-HTTP demos still work."""
@@ -47,7 +51,7 @@ def init_app(app: Flask) -> None:
     """Refuse unsafe settings, then install every security hook on the app."""
     # Imported here, not at the top: the `tsmetrics` command imports this
     # package for `token` and `user`, and should not pay for Flask-Limiter.
-    from tsmetrics.security import csrf, headers, policy, proxy, ratelimit, startup
+    from tsmetrics.security import body_limits, csrf, headers, policy, proxy, ratelimit, startup
 
     settings = app.config["TSMETRICS"]
     startup.check(settings)
@@ -58,6 +62,7 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["SESSION_LIFETIME"]),
     )
     app.session_interface = _SessionInterface()
+    body_limits.init_app(app)
     app.before_request(policy.identify_request)
     ratelimit.init_app(app)  # its hook runs between identifying and authorizing
     app.before_request(policy.authorize_request)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import time
+import re
+import secrets
 from dataclasses import dataclass
 
 from flask import current_app, g, request, session
 
 from tsmetrics import db
 from tsmetrics.security import csrf, proxy, tokens
-from tsmetrics.store import users as user_store
+from tsmetrics.store import sessions as session_store
 from tsmetrics.store.users import User
 
 log = logging.getLogger(__name__)
@@ -18,7 +20,12 @@ ROLE_RANK = {"viewer": 1, "editor": 2}
 # A person in a browser (session or SSO) may read the API's JSON twins of the
 # pages; anything else on the API needs a bearer token.
 BROWSER_SCOPES = frozenset({"read"})
-_SESSION_KEYS = ("uid", "epoch", "auth_at")
+# The cookie holds the session id (and the CSRF token); the session itself lives
+# in PostgreSQL (store/sessions.py), so ending it there ends every copy of the cookie.
+_SESSION_ID = "sid"
+_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+# Cookies signed before sessions moved to the server held these; they are ignored.
+_LEGACY_KEYS = ("uid", "epoch", "auth_at")
 
 
 @dataclass(frozen=True)
@@ -104,32 +111,59 @@ def browser_principal() -> Principal | None:
 
 
 def session_user() -> User | None:
-    """The session's user while the login is valid: unexpired, enabled, password unchanged."""
-    uid = session.get("uid")
-    if uid is None:
+    """The user of the session the cookie names, while it lasts on the server; else None."""
+    session_id = session.get(_SESSION_ID)
+    if session_id is None:
         return None
-    lifetime = current_app.config["TSMETRICS"]["SESSION_LIFETIME"]
-    if time.time() - float(session.get("auth_at", 0)) > lifetime:
+    id_hash = _session_hash(session_id)
+    found = None
+    if id_hash is not None:
+        with db.connection() as conn:
+            found = session_store.find_live_session(conn, id_hash)
+            if found is not None and found.needs_touch:
+                session_store.touch_session(conn, id_hash)
+    if found is None:
+        # Ended (logout, new password, disabled user), expired or forged.
         log_out()
         return None
-    with db.connection() as conn:
-        user = user_store.get_user_by_id(conn, int(uid))
-    if user is None or user.disabled_at is not None or user.session_epoch != session.get("epoch"):
-        log_out()
-        return None
-    return user
+    return found.user
 
 
 def log_in(user: User) -> None:
-    """Start a fresh session for `user`, with a new CSRF token."""
+    """Start a new session for `user` on the server, with a fresh id and CSRF token."""
+    session_id = secrets.token_urlsafe(32)
+    lifetime = current_app.config["TSMETRICS"]["SESSION_LIFETIME"]
+    previous = _session_hash(session.get(_SESSION_ID))
+    with db.connection() as conn:
+        if previous is not None:
+            session_store.delete_session(conn, previous)
+        session_store.delete_expired_sessions(conn)
+        session_store.insert_session(conn, _hash(session_id), user.id, lifetime)
     session.clear()
-    session.permanent = True  # the cookie expires with the login (SESSION_LIFETIME)
-    session.update(uid=user.id, epoch=user.session_epoch, auth_at=int(time.time()))
+    session.permanent = True  # the cookie expires with the session (SESSION_LIFETIME)
+    session[_SESSION_ID] = session_id
     csrf.rotate()
 
 
 def log_out() -> None:
-    """End the session's login; a new CSRF token replaces the old one."""
-    for key in _SESSION_KEYS:
+    """End the session on the server and forget it in the cookie; a new CSRF token follows."""
+    id_hash = _session_hash(session.pop(_SESSION_ID, None))
+    if id_hash is not None:
+        with db.connection() as conn:
+            session_store.delete_session(conn, id_hash)
+    for key in _LEGACY_KEYS:
         session.pop(key, None)
     csrf.rotate()
+
+
+def _hash(session_id: str) -> bytes:
+    # As for API tokens, a fast unsalted hash is right: the id carries 256
+    # random bits, and an equality look-up finds it by index.
+    return hashlib.sha256(session_id.encode()).digest()
+
+
+def _session_hash(session_id: object) -> bytes | None:
+    """The stored form of a cookie's session id, or None when it cannot be one of ours."""
+    if not isinstance(session_id, str) or not _SESSION_ID_SHAPE.fullmatch(session_id):
+        return None
+    return _hash(session_id)

@@ -7,10 +7,11 @@ from typing import Any
 
 from limits import parse_many
 
+from tsmetrics.security.key_strength import MIN_BITS, secret_key_weakness
+from tsmetrics.security.key_strength import MIN_BYTES as MIN_SECRET_KEY_BYTES
 from tsmetrics.settings import BY_NAME, SettingError
 
 DEVELOPMENT_SECRET_KEY = BY_NAME["SECRET_KEY"].default
-MIN_SECRET_KEY_LENGTH = 32
 MODES = ("production", "development")
 # The setting holding each rate-limit class's limit (the classes: security/policy.py).
 RATE_LIMIT_SETTINGS = {
@@ -20,7 +21,7 @@ RATE_LIMIT_SETTINGS = {
     "dashboard": "RATE_LIMIT_DASHBOARD",
     "login": "RATE_LIMIT_LOGIN",
 }
-_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 def check(settings: dict[str, Any]) -> None:
@@ -40,20 +41,21 @@ def check(settings: dict[str, Any]) -> None:
 
 
 def check_secret_key(key: str | None) -> None:
-    """A production secret key is set, not the development default, and long enough."""
+    """A production secret key is set, not the development default, and random enough."""
     problem = None
     if not key:
         problem = "is not set"
     elif key == DEVELOPMENT_SECRET_KEY:
         problem = "is still the development default"
-    elif len(key) < MIN_SECRET_KEY_LENGTH:
-        problem = f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    else:
+        problem = secret_key_weakness(key)
     if problem:
         # The message names the setting, never its value.
         raise SettingError(
             f"TSMETRICS_SECRET_KEY {problem}: it signs the dashboard's session cookies, so in "
-            "production it must be a long random secret. Set TSMETRICS_SECRET_KEY (or "
-            f"TSMETRICS_SECRET_KEY_FILE, e.g. a Docker secret) to the output of `{_MAKE_A_KEY}`. "
+            f"production it must be a random secret of at least {MIN_SECRET_KEY_BYTES} bytes "
+            f"and {MIN_BITS} bits. Set TSMETRICS_SECRET_KEY (or TSMETRICS_SECRET_KEY_FILE, e.g. "
+            f"a Docker secret) to the output of `{_MAKE_A_KEY}`. "
             "For a local trial only, set TSMETRICS_ENV=development."
         )
 

@@ -1,4 +1,4 @@
-"""Dashboard users: argon2 password hashes, roles, and when their sessions stop being valid."""
+"""Dashboard users: argon2 password hashes and roles; changing a password ends their sessions."""
 
 from __future__ import annotations
 
@@ -22,12 +22,9 @@ class User:
     created_at: datetime
     disabled_at: datetime | None
     last_login_at: datetime | None
-    session_epoch: int
 
 
-_COLUMNS = (
-    "id, username, password_hash, role, created_at, disabled_at, last_login_at, session_epoch"
-)
+USER_COLUMNS = "id, username, password_hash, role, created_at, disabled_at, last_login_at"
 
 
 class UsernameTaken(ValueError):
@@ -40,7 +37,7 @@ def insert_user(conn: psycopg.Connection, username: str, password_hash: str, rol
         with conn.transaction(), conn.cursor(row_factory=class_row(User)) as cur:
             row = cur.execute(
                 "INSERT INTO users (username, password_hash, role)"  # noqa: S608 - constant columns
-                f" VALUES (%(username)s, %(hash)s, %(role)s) RETURNING {_COLUMNS}",
+                f" VALUES (%(username)s, %(hash)s, %(role)s) RETURNING {USER_COLUMNS}",
                 {"username": username, "hash": password_hash, "role": role},
             ).fetchone()
     except psycopg.errors.UniqueViolation:
@@ -53,7 +50,7 @@ def get_user(conn: psycopg.Connection, username: str) -> User | None:
     """The user called `username`, disabled or not, or None."""
     with conn.cursor(row_factory=class_row(User)) as cur:
         return cur.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE username = %(username)s",  # noqa: S608
+            f"SELECT {USER_COLUMNS} FROM users WHERE username = %(username)s",  # noqa: S608
             {"username": username},
         ).fetchone()
 
@@ -62,7 +59,7 @@ def get_user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
     """The user with this id, disabled or not, or None."""
     with conn.cursor(row_factory=class_row(User)) as cur:
         return cur.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE id = %(id)s",  # noqa: S608
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = %(id)s",  # noqa: S608
             {"id": user_id},
         ).fetchone()
 
@@ -71,7 +68,7 @@ def list_users(conn: psycopg.Connection) -> list[User]:
     """Every user, by name."""
     with conn.cursor(row_factory=class_row(User)) as cur:
         return cur.execute(
-            f"SELECT {_COLUMNS} FROM users ORDER BY username"  # noqa: S608
+            f"SELECT {USER_COLUMNS} FROM users ORDER BY username"  # noqa: S608
         ).fetchall()
 
 
@@ -79,23 +76,29 @@ def update_password_hash(
     conn: psycopg.Connection, username: str, password_hash: str, *, end_sessions: bool = True
 ) -> bool:
     """Replace a user's hash (ending their sessions unless rehashing); False: no such user."""
-    cur = conn.execute(
-        "UPDATE users SET password_hash = %(hash)s,"
-        " session_epoch = session_epoch + CASE WHEN %(end)s THEN 1 ELSE 0 END"
-        " WHERE username = %(username)s",
+    row = conn.execute(
+        "WITH changed AS ("
+        "  UPDATE users SET password_hash = %(hash)s WHERE username = %(username)s RETURNING id"
+        "), ended AS ("
+        "  DELETE FROM sessions WHERE %(end)s AND user_id IN (SELECT id FROM changed)"
+        ") SELECT count(*) FROM changed",
         {"hash": password_hash, "end": end_sessions, "username": username},
-    )
-    return cur.rowcount == 1
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def set_disabled(conn: psycopg.Connection, username: str, disabled: bool) -> bool:
-    """Disable (ending every session) or enable a user; False: no such user."""
-    cur = conn.execute(
-        "UPDATE users SET disabled_at = CASE WHEN %(disabled)s THEN now() END,"
-        " session_epoch = session_epoch + 1 WHERE username = %(username)s",
+    """Disable (ending every session at once) or enable a user; False: no such user."""
+    row = conn.execute(
+        "WITH changed AS ("
+        "  UPDATE users SET disabled_at = CASE WHEN %(disabled)s THEN now() END"
+        "  WHERE username = %(username)s RETURNING id"
+        "), ended AS ("
+        "  DELETE FROM sessions WHERE %(disabled)s AND user_id IN (SELECT id FROM changed)"
+        ") SELECT count(*) FROM changed",
         {"disabled": disabled, "username": username},
-    )
-    return cur.rowcount == 1
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def set_role(conn: psycopg.Connection, username: str, role: str) -> bool:

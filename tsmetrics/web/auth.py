@@ -9,7 +9,7 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from tsmetrics import db
-from tsmetrics.security import identity, proxy, users
+from tsmetrics.security import identity, proxy, redirects, users
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -24,11 +24,8 @@ def _home() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this site: "//evil.example" or "https://..." would turn
-    # the login form into an open redirect.
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return _home()
-    return target
+    # Only a path on this site: anything else would make the login form an open redirect.
+    return redirects.same_site_path(target) or _home()
 
 
 def _login_page(error: str | None, next_url: str, username: str = "") -> Response:
