@@ -32,6 +32,7 @@ KINDS = {
     "FROM series s JOIN metrics": "overview",
     "FROM cache_versions": "stamps",
     "FROM rollups": "buckets",
+    "FROM guardrail_states": "guardrails",
 }
 # One message per line, except that a statement's newlines are written as they are.
 _NEXT_MESSAGE = re.compile(r"\n(?=[FB]\t\d+\t)")
@@ -182,7 +183,9 @@ def test_a_page_looks_its_metrics_up_once(traced):
     page = client.get("/dashboard/abtests/feature_a" + CHART_VIEW, headers={"HX-Request": "true"})
     assert page.status_code == 200
     expected = ["BEGIN", "abtest", "overview", "metrics"]
-    assert sent.since_last() == [*expected, "stamps", "buckets", "buckets", "COMMIT"]
+    # The page also shows its raised guardrails (one statement for every metric).
+    charts = ["stamps", "buckets", "buckets"]
+    assert sent.since_last() == [*expected, *charts, "guardrails", "COMMIT"]
 
 
 def test_without_the_cache_there_are_no_stamps(database_url, known, tmp_path, monkeypatch):
