@@ -180,6 +180,40 @@ def from_estimates(
     )
 
 
+def inferences(
+    looks: Looks, variance, relative_variance, tuning: Tuning, unit: str
+) -> list[Inference | None]:
+    """from_estimates at every look of `looks` at once; None where a number is not finite."""
+    out: list[Inference | None] = []
+    for k in range(len(looks.lift)):
+        numbers = (looks.lift[k], looks.half_width[k], looks.z[k], looks.p_value[k])
+        if not (np.isfinite(numbers).all() and variance[k] > 0):
+            out.append(None)
+            continue
+        relative = float(looks.relative_lift[k]) if np.isfinite(looks.relative_lift[k]) else None
+        known = relative is not None and relative_variance[k] > 0
+        lift = float(looks.lift[k])
+        out.append(
+            Inference(
+                inference="sequential",
+                unit=unit,
+                lift=lift,
+                lift_interval=interval(lift, float(looks.half_width[k])),
+                relative_lift=relative,
+                relative_interval=(
+                    interval(relative, float(looks.relative_half_width[k])) if known else None
+                ),
+                p_value=float(looks.p_value[k]),
+                statistic=float(looks.z[k]),
+                df=None,
+                units=int(looks.units[k]),
+                tuning=tuning,
+                alpha=tuning.alpha,
+            )
+        )
+    return out
+
+
 def sequential(control: stats.Moments, treatment: stats.Moments, tuning: Tuning) -> Inference:
     """The confidence sequence of treatment minus control (n >= 2 each, some variance)."""
     if control.n < 2 or treatment.n < 2:
