@@ -32,9 +32,11 @@ class SeedReport:
         return self.samples / self.seconds if self.seconds > 0 else 0.0
 
 
-def ensure_catalogue(conn: psycopg.Connection, days: int) -> tuple[dict[str, int], dict[str, int]]:
+def ensure_catalogue(
+    conn: psycopg.Connection, days: int, now: datetime | None = None
+) -> tuple[dict[str, int], dict[str, int]]:
     """Create the demo tests, metrics and plans when missing; return their ids by name."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     started = now - timedelta(days=days)
     with conn.transaction():
         metric_ids = {
@@ -139,7 +141,7 @@ def seed(
     """
     end_s = int((now or datetime.now(UTC)).timestamp())
     with connect() as conn:
-        abtest_ids, metric_ids = ensure_catalogue(conn, days)
+        abtest_ids, metric_ids = ensure_catalogue(conn, days, now)
         if reset:
             for abtest_id in abtest_ids.values():
                 series.delete_abtest_data(conn, abtest_id)
