@@ -21,7 +21,7 @@ from tsmetrics.store import catalogue
 START = at("2025-11-01 00:00:00")
 HOURS = 6
 WINDOW = "start=2025-11-01T00:00:00Z&end=2025-11-01T06:00:00Z"
-PLANNED = timedelta(days=2)  # 2,880 minutes: the unit `time` pairs 1-minute means
+PLANNED = timedelta(hours=36)  # 2,160 minutes: the unit `time` pairs 1-minute means
 ALPHA = 0.05
 
 
@@ -200,7 +200,7 @@ def test_the_tests_own_inference_is_the_default(client, data):
     body = client.get(f"/abtest/exp/compare?metric=latency&{WINDOW}").get_json()
     assert body["inference"] == "fixed"
     assert body["validity"] == (
-        "Fixed horizon: valid at the planned end on 2025-11-03 00:00 UTC, preliminary before."
+        "Fixed horizon: valid at the planned end on 2025-11-02 12:00 UTC, preliminary before."
     )
     assert body["metrics"][0]["comparisons"][0]["inference"]["tuning"] is None
     over = client.get(f"/abtest/exp/compare/over-time?metric=latency&{WINDOW}").get_json()

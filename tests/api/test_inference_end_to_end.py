@@ -29,8 +29,8 @@ def _iso(epoch: int) -> str:
 
 
 def _setup(client, name: str) -> None:
-    # A 3-day plan: the unit `time` pairs 1-minute means (4,320 planned).
-    plan = {"plannedEnd": _iso(START + 3 * 86_400)}
+    # A 36-hour plan: the unit `time` pairs 1-minute means (2,160 planned).
+    plan = {"plannedEnd": _iso(START + 36 * 3600)}
     assert client.post("/abtest", json={"name": name, **plan}).status_code == 201
 
 

@@ -26,7 +26,7 @@ START = at("2025-11-01 00:00:00")
 HOURS = 6
 END = START + timedelta(hours=HOURS)
 WINDOW = "start=2025-11-01T00:00:00Z&end=2025-11-01T06:00:00Z"
-PLANNED = timedelta(days=2)
+PLANNED = timedelta(hours=36)  # the unit `time` pairs 1-minute means
 ALPHA, POWER = 0.05, 0.8
 MDE = 0.01
 
