@@ -10,9 +10,11 @@ correctly rounded: the very floats that exact fractions give
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from itertools import accumulate
 
 import numpy as np
 
@@ -38,36 +40,26 @@ class Running:
         return self.n[look] * self.total_sq[look] * scale - self.total[look] ** 2
 
 
-def _scale(rows) -> int:
-    places = 0
-    for row in rows:
-        for value in (row.total, row.total_sq):
-            exponent = Decimal(value).as_tuple().exponent
-            places = max(places, -exponent if isinstance(exponent, int) else 0)
-    return 10**places
-
-
-def _scaled(value, scale: int) -> int:
-    numerator, denominator = Decimal(value).as_integer_ratio()
-    return numerator * (scale // denominator)
-
-
 def running_sums(rows, metric_id: int, variants: int) -> tuple[list[int], list[Running], int]:
     """(bucket starts with samples, oldest first; each variant's Running; the scale)."""
     rows = [row for row in rows if row.metric_id == metric_id]
-    scale = _scale(rows)
+    ratios = [
+        (Decimal(row.total).as_integer_ratio(), Decimal(row.total_sq).as_integer_ratio())
+        for row in rows
+    ]
+    # Every denominator divides a power of ten: their lcm makes all sums integers.
+    scale = math.lcm(1, *(r[1] for pair in ratios for r in pair))
     buckets = sorted({row.bucket for row in rows})
     at = {bucket: index for index, bucket in enumerate(buckets)}
     added = [[[0, 0, 0] for _ in buckets] for _ in range(variants)]
-    for row in rows:
+    for row, (total, total_sq) in zip(rows, ratios, strict=True):
         cell = added[row.variant][at[row.bucket]]
         cell[0] += row.n
-        cell[1] += _scaled(row.total, scale)
-        cell[2] += _scaled(row.total_sq, scale)
-    running = []
-    for cells in added:
-        columns = [list(np.cumsum([c[k] for c in cells], dtype=object)) for k in range(3)]
-        running.append(Running(*columns) if buckets else Running([], [], []))
+        cell[1] += total[0] * (scale // total[1])
+        cell[2] += total_sq[0] * (scale // total_sq[1])
+    running = [
+        Running(*(list(accumulate(cell[k] for cell in cells)) for k in range(3))) for cells in added
+    ]
     return buckets, running, scale
 
 

@@ -184,27 +184,30 @@ def inferences(
     looks: Looks, variance, relative_variance, tuning: Tuning, unit: str
 ) -> list[Inference | None]:
     """from_estimates at every look of `looks` at once; None where a number is not finite."""
+    numbers = np.stack([looks.lift, looks.half_width, looks.z, looks.p_value])
+    with np.errstate(invalid="ignore"):
+        usable = (np.isfinite(numbers).all(axis=0) & (np.asarray(variance) > 0)).tolist()
+        known = (np.isfinite(looks.relative_lift) & (np.asarray(relative_variance) > 0)).tolist()
+    columns = [
+        a.tolist()
+        for a in (looks.lift, looks.half_width, looks.relative_lift, looks.relative_half_width)
+    ]
     out: list[Inference | None] = []
-    for k in range(len(looks.lift)):
-        numbers = (looks.lift[k], looks.half_width[k], looks.z[k], looks.p_value[k])
-        if not (np.isfinite(numbers).all() and variance[k] > 0):
+    rows = zip(usable, known, *columns, looks.z.tolist(), looks.p_value.tolist(), strict=True)
+    for k, (ok, relative_known, lift, half, relative, relative_half, z, p) in enumerate(rows):
+        if not ok:
             out.append(None)
             continue
-        relative = float(looks.relative_lift[k]) if np.isfinite(looks.relative_lift[k]) else None
-        known = relative is not None and relative_variance[k] > 0
-        lift = float(looks.lift[k])
         out.append(
             Inference(
                 inference="sequential",
                 unit=unit,
                 lift=lift,
-                lift_interval=interval(lift, float(looks.half_width[k])),
-                relative_lift=relative,
-                relative_interval=(
-                    interval(relative, float(looks.relative_half_width[k])) if known else None
-                ),
-                p_value=float(looks.p_value[k]),
-                statistic=float(looks.z[k]),
+                lift_interval=interval(lift, half),
+                relative_lift=relative if math.isfinite(relative) else None,
+                relative_interval=interval(relative, relative_half) if relative_known else None,
+                p_value=p,
+                statistic=z,
                 df=None,
                 units=int(looks.units[k]),
                 tuning=tuning,
