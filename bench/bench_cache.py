@@ -7,7 +7,10 @@ a Redis round trip and a decode). Then the dashboard's auto-refresh against a
 server with the cache on while samples arrive live, with the chunk hit rate
 read from the server's /internal/prometheus.
 
-    ./dev bench bench_cache [--requests 300] [--refreshes 30]
+    ./dev bench bench_cache [--requests 300] [--refreshes 30] [--base DIR]
+
+With `--base DIR` (a git worktree of an older commit) the /metrics servers run
+that code too, interleaved with this tree's, so before and after are side by side.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import asdict
+from pathlib import Path
 
 import psycopg
 from calls import http_call, last_window, metrics_path
@@ -38,7 +42,7 @@ BASE_ENV = {
 }
 
 
-def bench_metrics(url: str, redis_url: str, requests: int) -> dict:
+def bench_metrics(url: str, redis_url: str, requests: int, roots: dict[str, Path]) -> dict:
     """30 days at 5m: uncached, cached in process, cached in Redis, and a 304 revalidation."""
     start, end = last_window(url, 30)
     path = metrics_path(start, end, "5m")
@@ -52,24 +56,31 @@ def bench_metrics(url: str, redis_url: str, requests: int) -> dict:
     }
     calls = {}
     with ExitStack() as stack:
-        for index, (name, env) in enumerate(envs.items()):
-            server = stack.enter_context(
-                gunicorn(url, label=f"cache-{index}", env={**BASE_ENV, **env})
-            )
-            client = HttpClient(server.port)
-            stack.callback(client.close)
-            _status, body = client.get(path)
-            calls[name] = http_call(client, path, json.loads(body)["count"])
-            if name == "cached (process)":
-                revalidating = HttpClient(server.port, {"If-None-Match": _etag(client, path)})
-                stack.callback(revalidating.close)
-                calls["304 (process)"] = lambda c=revalidating: _expect(c.get(path), 304)
+        for code, root in roots.items():
+            prefix = f"{code} " if len(roots) > 1 else ""
+            for index, (name, env) in enumerate(envs.items()):
+                label = f"cache-{code}-{index}"
+                server_env = {**BASE_ENV, **env}
+                server = stack.enter_context(gunicorn(url, label=label, env=server_env, root=root))
+                client = HttpClient(server.port)
+                stack.callback(client.close)
+                _status, body = client.get(path)
+                calls[prefix + name] = http_call(client, path, json.loads(body)["count"])
+                if name == "cached (process)":
+                    etag = {"If-None-Match": _etag(client, path)}
+                    revalidating = HttpClient(server.port, etag)
+                    stack.callback(revalidating.close)
+                    calls[f"{prefix}304 (process)"] = lambda c=revalidating: _expect(
+                        c.get(path), 304
+                    )
         log(f"metrics: {path}")
         stats = compare(calls, total=requests)
     result = {name: asdict(value) for name, value in stats.items()}
-    base = stats["uncached"].p50
-    result["speedup_p50"] = {name: base / value.p50 for name, value in stats.items()}
+    result["speedup_p50"] = {}
     for name, value in stats.items():
+        prefix = name.split(" ", 1)[0] + " " if len(roots) > 1 else ""
+        base = stats[prefix + "uncached"].p50
+        result["speedup_p50"][name] = base / value.p50
         log(f"{name}: {value}; {base / value.p50:.1f}x uncached at p50")
     return result
 
@@ -139,12 +150,14 @@ def main() -> None:
     parser.add_argument("--refreshes", type=int, default=30)
     parser.add_argument("--skip-metrics", action="store_true", help="only the dashboard part")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument("--base", type=Path, help="a worktree of the code to compare with")
     arguments = parser.parse_args()
+    roots = {"new": ROOT} | ({"base": arguments.base} if arguments.base else {})
     url, _ = ensure_demo_db(arguments.admin_url, DB, 30)
     results = {}
     if not arguments.skip_metrics:
         with redis_server() as redis:
-            results["metrics"] = bench_metrics(url, redis.url, arguments.requests)
+            results["metrics"] = bench_metrics(url, redis.url, arguments.requests, roots)
     results["dashboard"] = bench_dashboard(url, arguments.refreshes)
     out = save_results("cache", results)
     log(f"figures saved to {out.relative_to(ROOT)}")

@@ -1,6 +1,6 @@
 """Dashboard benchmark: A/B test page and chart fragment vs GET /metrics for the same data.
 
-    .venv/bin/python bench/bench_dashboard.py [--requests 200] [--browser-runs 10]
+    .venv/bin/python bench/bench_dashboard.py [--requests 200] [--browser-runs 10] [--base DIR]
 
 Serves the 30-day demo database (`tsm_bench`, seeded with the defaults when it
 does not exist yet, shared with bench_metrics_api.py) through gunicorn over HTTP
@@ -8,7 +8,9 @@ on 127.0.0.1. Server time is gunicorn's own request time (%(D)s in its access
 log); the client's round trip is reported beside it. Views end at the newest
 sample, so a database seeded hours ago still fills every window. Then Debian's
 Chromium measures navigation start to every chart drawn. Figures go to the
-terminal and, as JSON, to bench/out/.
+terminal and, as JSON, to bench/out/. With `--base DIR` (a git worktree of an
+older commit) a second server runs that code and its requests are interleaved
+with this tree's, so before and after are measured side by side.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import platform
 import re
 import statistics
 import sys
+from contextlib import ExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,14 +84,16 @@ def paths(newest: datetime) -> dict[str, tuple[str, bool]]:
     }
 
 
-def server_times(log_path: Path, requests: dict[str, tuple[str, bool]], n: int) -> dict:
+def server_times(
+    log_path: Path, requests: dict[str, tuple[str, bool]], n: int, prefix: str = ""
+) -> dict:
     """Percentiles of gunicorn's request time per timed path (its last n requests)."""
     by_path: dict[str, list[float]] = {}
     for line in log_path.read_text().splitlines():
         match = _LOG_LINE.match(line.strip())
         if match and match[2] == "200":
             by_path.setdefault(match[1], []).append(int(match[3]) / 1000)
-    return {name: Stats.of(by_path[path][-n:]) for name, (path, _hx) in requests.items()}
+    return {prefix + name: Stats.of(by_path[path][-n:]) for name, (path, _hx) in requests.items()}
 
 
 def machine() -> dict[str, str | int]:
@@ -106,8 +111,14 @@ def machine() -> dict[str, str | int]:
     }
 
 
-def bench_http(url: str, requests: dict[str, tuple[str, bool]], total: int) -> dict:
-    """Client round trips (interleaved blocks) and server times of every timed request."""
+def bench_http(
+    url: str, requests: dict[str, tuple[str, bool]], total: int, roots: dict[str, Path]
+) -> dict:
+    """Client round trips (interleaved blocks) and server times of every timed request.
+
+    One server per code tree in `roots`; with more than one, each name is
+    prefixed with its tree's ("new page_24h", "base page_24h").
+    """
     env = {
         "TSMETRICS_AUTH": "off",
         "TSMETRICS_RATE_LIMIT_READ": "",
@@ -116,22 +127,28 @@ def bench_http(url: str, requests: dict[str, tuple[str, bool]], total: int) -> d
         "TSMETRICS_LOG_FORMAT": "text",
         "GUNICORN_CMD_ARGS": f"--access-logformat='{ACCESS_FORMAT}'",
     }
-    with gunicorn(url, label="dashboard", env=env) as server:
-        plain, htmx = HttpClient(server.port), HttpClient(server.port, {"HX-Request": "true"})
-        calls, sizes = {}, {}
-        for name, (path, hx) in requests.items():
-            client = htmx if hx else plain
-            status, body = client.get(path)
-            if status != 200:
-                raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
-            sizes[name] = len(body)
-            calls[name] = lambda c=client, p=path: c.get(p)
+    calls, sizes, logs = {}, {}, {}
+    with ExitStack() as stack:
+        for code, root in roots.items():
+            prefix = f"{code} " if len(roots) > 1 else ""
+            label = f"dashboard-{code}"
+            server = stack.enter_context(gunicorn(url, label=label, env=env, root=root))
+            logs[prefix] = Path(f"/tmp/tsmetrics-{label}-{server.port}.log")  # noqa: S108
+            plain, htmx = HttpClient(server.port), HttpClient(server.port, {"HX-Request": "true"})
+            stack.callback(plain.close)
+            stack.callback(htmx.close)
+            for name, (path, hx) in requests.items():
+                client = htmx if hx else plain
+                status, body = client.get(path)
+                if status != 200:
+                    raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+                sizes[prefix + name] = len(body)
+                calls[prefix + name] = lambda c=client, p=path: c.get(p)
         log(f"timing {len(calls)} requests x {total}, interleaved in blocks of 20")
         client_stats = compare(calls, total=total)
-        plain.close()
-        htmx.close()
-        log_path = Path(f"/tmp/tsmetrics-dashboard-{server.port}.log")  # noqa: S108
-    server_stats = server_times(log_path, requests, total)
+    server_stats = {}
+    for prefix, log_path in logs.items():
+        server_stats |= server_times(log_path, requests, total, prefix)
     return {"client": client_stats, "server": server_stats, "bytes": sizes}
 
 
@@ -158,26 +175,28 @@ def bench_browser(url: str, requests: dict[str, tuple[str, bool]], runs: int) ->
     return results
 
 
-def summary(http: dict, browser: dict | None) -> list[str]:
+def summary(http: dict, browser: dict | None, prefixes: list[str]) -> list[str]:
     """The lines to print (and to copy into bench/RESULTS.md)."""
     client, server, sizes = http["client"], http["server"], http["bytes"]
-    lines = ["request        server p50  server p99  client p50   bytes"]
+    lines = ["request             server p50  server p99  client p50   bytes"]
     for name in server:
         lines.append(
-            f"{name:<14} {server[name].p50:7.2f} ms {server[name].p99:7.2f} ms "
+            f"{name:<19} {server[name].p50:7.2f} ms {server[name].p99:7.2f} ms "
             f"{client[name].p50:8.2f} ms {sizes[name]:>8,}"
         )
-    page, api24 = server["page_24h"].p50, server["api_24h"].p50
-    fragment, api30 = server["fragment_30d"].p50, server["api_30d"].p50
-    lines += [
-        f"page_24h / api_24h = {page / api24:.1f} (the page draws 4 metrics x 2 variants)",
-        f"fragment_30d / api_30d = {fragment / api30:.1f} (the fragment draws 2 series)",
-    ]
-    for name, goal in GOALS_MS.items():
-        verdict = "meets" if server[name].p50 <= goal else "MISSES"
-        lines.append(
-            f"goal: {name} server p50 <= {goal:.0f} ms: {server[name].p50:.1f} ms, {verdict} it"
-        )
+    for prefix in prefixes:
+        page, api24 = server[prefix + "page_24h"].p50, server[prefix + "api_24h"].p50
+        fragment, api30 = server[prefix + "fragment_30d"].p50, server[prefix + "api_30d"].p50
+        lines += [
+            f"{prefix}page_24h / api_24h = {page / api24:.1f} (4 metrics x 2 variants)",
+            f"{prefix}fragment_30d / api_30d = {fragment / api30:.1f} (2 series)",
+        ]
+        for name, goal in GOALS_MS.items():
+            p50 = server[prefix + name].p50
+            verdict = "meets" if p50 <= goal else "MISSES"
+            lines.append(
+                f"goal: {prefix}{name} server p50 <= {goal:.0f} ms: {p50:.1f} ms, {verdict} it"
+            )
     for name, result in (browser or {}).items():
         verdict = "meets" if result["median_ms"] <= BROWSER_GOAL_MS else "MISSES"
         lines.append(
@@ -192,15 +211,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     parser.add_argument("--browser-runs", type=int, default=10, help="page loads per page")
+    parser.add_argument("--base", type=Path, help="a worktree of the code to compare with")
     args = parser.parse_args()
+    roots = {"new": ROOT} | ({"base": args.base} if args.base else {})
+    prefixes = [f"{code} " for code in roots] if len(roots) > 1 else [""]
     log(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
     url, _report = ensure_demo_db(DEFAULT_ADMIN_URL, DATABASE, 30)
     with psycopg.connect(url) as conn:
         newest = conn.execute("SELECT max(last_time) FROM series").fetchone()[0]
     requests = paths(newest.astimezone(UTC))
-    http = bench_http(url, requests, args.requests)
+    http = bench_http(url, requests, args.requests, roots)
     browser = bench_browser(url, requests, args.browser_runs) if args.browser_runs else None
-    lines = summary(http, browser)
+    lines = summary(http, browser, prefixes)
     print("\n".join(lines))
     result = {
         "machine": machine(),

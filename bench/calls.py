@@ -52,21 +52,23 @@ def direct_call(
     """metric_buckets on a plain connection, as the API runs it; and its bucket count."""
     abtest = catalogue.get_abtest(conn, ABTEST)
     metric = catalogue.get_metric(conn, METRIC)
+    query = buckets.SeriesQuery(
+        abtest=abtest,
+        metric=metric,
+        variant=None,
+        variant_index=buckets.ALL_VARIANTS,
+        granularity=granularity,
+        start=int(start.timestamp()),
+        end=int(end.timestamp()),
+    )
 
     def call() -> buckets.BucketPage:
-        return buckets.metric_buckets(
-            conn,
-            abtest_id=abtest.id,
-            metric_id=metric.id,
-            granularity=granularity,
-            start=start,
-            end=end,
-        )
+        return buckets.metric_buckets(conn, query)
 
     return call, len(call().datapoints)
 
 
-def _access(url: str, auth: str) -> tuple[dict[str, str], dict[str, str]]:
+def access(url: str, auth: str) -> tuple[dict[str, str], dict[str, str]]:
     """Server environment and request headers for the chosen authentication."""
     # Rate limits cap one client's requests per minute; a benchmark is one client.
     env = {"TSMETRICS_RATE_LIMIT_READ": "", "TSMETRICS_AUTH": "off" if auth == "off" else "on"}
@@ -81,7 +83,11 @@ def _access(url: str, auth: str) -> tuple[dict[str, str], dict[str, str]]:
 
 @contextmanager
 def serving(url: str, auth: str, label: str) -> Iterator[tuple[Gunicorn, dict[str, str]]]:
-    """gunicorn on `url`, and the headers every request to it carries."""
-    env, headers = _access(url, auth)
-    with gunicorn(url, label=label, env=env) as server:
+    """gunicorn on `url` with the query cache off, and the headers every request carries.
+
+    Off, so that every timed request reads the rollups as the direct call does
+    (bench_cache.py and bench_read_path.py measure the cache).
+    """
+    env, headers = access(url, auth)
+    with gunicorn(url, label=label, env=env | {"TSMETRICS_CACHE": "off"}) as server:
         yield server, headers

@@ -186,9 +186,18 @@ class HttpClient:
         self.headers = headers or {}
 
     def get(self, path: str) -> tuple[int, bytes]:
-        """Status and body of GET path (the body read whole, as a client would)."""
-        self.conn.request("GET", path, headers=self.headers)
-        response = self.conn.getresponse()
+        """Status and body of GET path (the body read whole, as a client would).
+
+        A connection the server closed while idle (gunicorn's keepalive) is
+        opened again once, as browsers and HTTP libraries do.
+        """
+        try:
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.conn.close()
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
         return response.status, response.read()
 
     def close(self) -> None:
@@ -249,9 +258,18 @@ def _wait_until_serving(server: Gunicorn, workers: int, log_path: Path) -> None:
 
 @contextmanager
 def gunicorn(
-    url: str, *, workers: int = 2, label: str = "bench", env: dict[str, str] | None = None
+    url: str,
+    *,
+    workers: int = 2,
+    label: str = "bench",
+    env: dict[str, str] | None = None,
+    root: Path = ROOT,
 ) -> Iterator[Gunicorn]:
-    """Serve database `url` the production way, stopping the server afterwards."""
+    """Serve database `url` the production way from the tree at `root`, stopping it afterwards.
+
+    Another `root` (a git worktree of an older commit) serves that commit's
+    code, so a benchmark can compare two versions in one run.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -261,12 +279,13 @@ def gunicorn(
         "TSMETRICS_LOG_LEVEL": "WARNING",
         # Production mode refuses the development key.
         "TSMETRICS_SECRET_KEY": secrets.token_urlsafe(32),
+        "PYTHONPATH": str(root),
         **(env or {}),
     }
     log_path = Path(f"/tmp/tsmetrics-{label}-{port}.log")  # noqa: S108 - a scratch log
     command = [str(Path(sys.executable).parent / "gunicorn"), "wsgi:app", "-c", "gunicorn.conf.py"]
     with log_path.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=sink, stderr=sink)
     server = Gunicorn(process, port)
     try:
         _wait_until_serving(server, workers, log_path)

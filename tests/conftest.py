@@ -8,18 +8,20 @@ server from the `embedded` extra is started in a temporary folder.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
+from tests.support.database import RunDatabase, fresh_database
 from tests.support.helpers import small_app
 from tsmetrics import create_app
 from tsmetrics.store import catalogue, schema
 
-TABLES_TO_EMPTY = ("samples", "rollups", "series", "abtests", "metrics")
+# Whole directories of expensive tests: every browser test drives Chromium, and every
+# reliability test runs subprocess servers, injects a fault or fuzzes the API.
+SLOW_DIRECTORIES = ("browser", "reliability")
 # Apps built by tests run in development mode with authentication off unless a
 # test asks otherwise (tests/security builds its apps with AUTH on, explicitly).
 # Set in the environment so that every create_app() and demo subprocess sees it.
@@ -27,10 +29,14 @@ os.environ["TSMETRICS_ENV"] = "development"
 os.environ["TSMETRICS_AUTH"] = "off"
 
 
-def _with_database(url: str, name: str) -> str:
-    conninfo = psycopg.conninfo.conninfo_to_dict(url)
-    conninfo["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**conninfo)
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under a slow directory `slow`."""
+    here = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
+        if parts and parts[0] in SLOW_DIRECTORIES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -48,26 +54,30 @@ def database_server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(database_server: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for this test run; dropped at the end."""
-    name = f"tsmetrics_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(database_server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_database(database_server, name)
-    with psycopg.connect(url) as conn:
-        schema.migrate(conn)
-    yield url
-    with psycopg.connect(database_server, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+def run_database(database_server: str) -> Iterator[RunDatabase]:
+    """A fresh, migrated database of this run's own; dropped at the end, whatever happened."""
+    with fresh_database(database_server, "tsmetrics_test") as url:
+        with psycopg.connect(url) as conn:
+            schema.migrate(conn)
+        yield RunDatabase.after_migrations(url)
+
+
+@pytest.fixture(scope="session")
+def database_url(run_database: RunDatabase) -> str:
+    """The URL of the run's database."""
+    return run_database.url
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[psycopg.Connection]:
-    """A connection to an emptied database (autocommit; each test starts from nothing)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE " + ", ".join(TABLES_TO_EMPTY) + " RESTART IDENTITY CASCADE")
+def db(run_database: RunDatabase) -> Iterator[psycopg.Connection]:
+    """A connection to an emptied database (autocommit; each test starts from nothing).
+
+    Every table the migrations left empty is emptied, and the rest is checked to be as
+    the migrations left it, so a test cannot leave rows behind for the next one.
+    """
+    with psycopg.connect(run_database.url, autocommit=True) as conn:
+        run_database.reset(conn)
+        run_database.check_baseline(conn)
         yield conn
 
 

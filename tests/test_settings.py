@@ -1,4 +1,4 @@
-"""Every setting is documented in README, and the environment is read as promised."""
+"""Every setting is documented in docs/configuration.md, and the environment is read as promised."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import pytest
 
 from tsmetrics.settings import SETTINGS, SettingError, load_settings, markdown_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
-def test_readme_configuration_table_matches_the_code():
-    text = README.read_text()
+def test_the_settings_table_of_the_docs_matches_the_code():
+    text = PAGE.read_text()
     pattern = r"<!-- settings-table:start -->\n(.*?)\n<!-- settings-table:end -->"
     match = re.search(pattern, text, re.S)
-    assert match, "README.md lost its settings-table markers"
+    assert match, "docs/configuration.md lost its settings-table markers"
     assert match[1] == markdown_table(), (
-        "README's configuration table is out of date: run `.venv/bin/python "
-        "scripts/readme_settings.py`"
+        "The settings table of docs/configuration.md is out of date: run "
+        "`.venv/bin/python scripts/settings_table.py`"
     )
 
 

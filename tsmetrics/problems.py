@@ -21,6 +21,7 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from tsmetrics import errors
+from tsmetrics.breaker import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -102,7 +103,12 @@ def handle_refused(error: errors.Refused) -> Response:
 
 def handle_database_unavailable(error: Exception) -> Response:
     """The database is down or saturated: 503 with Retry-After, never a stack trace."""
-    log.warning("database unavailable: %s", type(error).__name__)
+    if isinstance(error, DatabaseUnavailable):
+        # The breaker logged the outage once; a line per refused request would
+        # flood the log at hundreds of requests a second.
+        log.debug("database unavailable: %s", error)
+    else:
+        log.warning("database unavailable: %s", type(error).__name__)
     retry_after = str(current_app.config["TSMETRICS"]["RETRY_AFTER"])
     return problem(
         503,

@@ -1,107 +1,124 @@
-"""Resolve a series request (names, range, granularity) and read its buckets.
+"""The read service: one metric of one A/B test, for GET /metrics and every dashboard chart.
 
-The JSON API and the dashboard both look the names up with `resolve_names` and
-read with `fetch_resolved_page`, so the numbers they show come from one computation.
+`read_series` resolves what a caller asks for (names, variants, granularity,
+range) once, into frozen `SeriesQuery` values, and hands them to the query
+cache, which reads the rollups with one store query when it must. The JSON API
+answers the body it returns; a chart embeds the same body's datapoints, one
+line per variant: the numbers they show come from one computation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import psycopg
 
 from tsmetrics import cache
 from tsmetrics import granularity as gran
+from tsmetrics.cache.bodies import Answer
 from tsmetrics.errors import UnknownName
-from tsmetrics.lookups import require_abtest, require_metric
-from tsmetrics.store import buckets, catalogue
+from tsmetrics.lookups import require_abtest_and_metric
+from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
+from tsmetrics.store.catalogue import ABTest, Metric
+
+__all__ = ["SeriesAsk", "SeriesLine", "SeriesQuery", "SeriesRead", "read_series"]
 
 
 @dataclass(frozen=True)
-class MetricPage:
-    """One page of one series, with what the request resolved to."""
+class SeriesAsk:
+    """What a caller asks for, by name: GET /metrics's arguments, or one chart of a view."""
 
-    abtest: catalogue.ABTest
-    metric: catalogue.Metric
-    variant: str | None
-    granularity: str
+    # By name, or as the caller already looked them up (a page needs its test first).
+    abtest: str | ABTest
+    metric: str | Metric
     start: datetime
     end: datetime
-    skip: int
-    limit: int
-    page: buckets.BucketPage
-
-    def as_contract(self) -> dict:
-        """The /metrics response body (datapoints stay dataclasses for orjson)."""
-        return {
-            "abTest": self.abtest.name,
-            "metric": self.metric.name,
-            "unit": self.metric.unit,
-            "skip": self.skip,
-            "limit": self.limit,
-            "count": len(self.page.datapoints),
-            "isComplete": self.page.is_complete,
-            "granularity": self.granularity,
-            "variant": self.variant,
-            "datapoints": self.page.datapoints,
-        }
+    granularity: str = "5m"  # or "auto"
+    variants: tuple[str | None, ...] = (None,)  # a line each; None is every variant combined
+    skip: int = 0
+    limit: int = 10_000
+    auto_max_buckets: int = 1000
+    max_buckets: int | None = None  # read nothing when the range holds more buckets
 
 
-def resolve_names(
-    conn: psycopg.Connection, abtest_name: str, metric_name: str, variant: str | None
-) -> tuple[catalogue.ABTest, catalogue.Metric, int | None]:
-    """The A/B test, metric and variant position named, or UnknownName."""
-    abtest = require_abtest(conn, abtest_name, field="abTestName")
-    metric = require_metric(conn, metric_name, field="metricName")
-    return abtest, metric, _variant_position(abtest, variant)
+@dataclass(frozen=True)
+class SeriesLine:
+    """One variant's line: what it resolved to, and its /metrics body."""
+
+    query: SeriesQuery
+    answer: Answer
+
+    @property
+    def variant(self) -> str | None:
+        """The variant's name (None: every variant combined)."""
+        return self.query.variant
 
 
-def _variant_position(abtest: catalogue.ABTest, variant: str | None) -> int | None:
-    # None (every variant combined) when no variant is asked for.
+@dataclass(frozen=True)
+class SeriesRead:
+    """What an ask resolved to, and a line per variant asked (none past `max_buckets`)."""
+
+    abtest: ABTest
+    metric: Metric
+    granularity: str
+    bucket_count: int
+    lines: tuple[SeriesLine, ...]
+
+
+def read_series(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesRead:
+    """Resolve the ask once, then read each variant's page through the query cache.
+
+    UnknownName (a 404 naming the field) for an unknown A/B test, metric or variant.
+    """
+    query = _resolve(conn, ask)
+    queries = [_with_variant(query, variant) for variant in ask.variants]
+    read = SeriesRead(query.abtest, query.metric, query.granularity, query.bucket_count, ())
+    if not queries or (ask.max_buckets is not None and query.bucket_count > ask.max_buckets):
+        return read
+    answers = cache.current().answers(conn, queries)
+    return replace(read, lines=tuple(map(SeriesLine, queries, answers)))
+
+
+def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
+    """The names looked up (one statement), the granularity chosen and the range aligned."""
+    abtest, metric = _names(conn, ask)
+    granularity = gran.resolve(ask.granularity, ask.start, ask.end, ask.auto_max_buckets)
+    seconds = gran.GRANULARITIES[granularity]
+    start = math.floor(ask.start.timestamp())
+    return SeriesQuery(
+        abtest=abtest,
+        metric=metric,
+        variant=None,
+        variant_index=ALL_VARIANTS,
+        granularity=granularity,
+        start=start - start % seconds,
+        # Bucket starts are whole seconds: t < 10.5 is t < 11.
+        end=math.ceil(ask.end.timestamp()),
+        skip=ask.skip,
+        limit=ask.limit,
+    )
+
+
+def _names(conn: psycopg.Connection, ask: SeriesAsk) -> tuple[ABTest, Metric]:
+    """The A/B test and metric asked for, both in one statement unless the caller has them."""
+    if isinstance(ask.abtest, ABTest) and isinstance(ask.metric, Metric):
+        return ask.abtest, ask.metric
+    abtest = ask.abtest.name if isinstance(ask.abtest, ABTest) else ask.abtest
+    metric = ask.metric.name if isinstance(ask.metric, Metric) else ask.metric
+    return require_abtest_and_metric(conn, abtest, metric)
+
+
+def _with_variant(query: SeriesQuery, variant: str | None) -> SeriesQuery:
+    """The query for one variant by name (None: every variant combined), or UnknownName."""
     if variant is None:
-        return None
-    position = abtest.variant_index(variant)
+        return query
+    position = query.abtest.variant_index(variant)
     if position is None:
         raise UnknownName(
             "variant",
-            f"A/B test {abtest.name!r} has no variant {variant!r} "
-            f"(it has {', '.join(abtest.variants)}).",
+            f"A/B test {query.abtest.name!r} has no variant {variant!r} "
+            f"(it has {', '.join(query.abtest.variants)}).",
         )
-    return position
-
-
-def fetch_resolved_page(
-    conn: psycopg.Connection,
-    *,
-    abtest: catalogue.ABTest,
-    metric: catalogue.Metric,
-    start: datetime,
-    end: datetime,
-    granularity: str = "5m",
-    variant: str | None = None,
-    skip: int = 0,
-    limit: int = 10_000,
-    auto_max_buckets: int = 1000,
-) -> MetricPage:
-    """Buckets of one series over [start, end), start floored to the granularity.
-
-    For a test and metric already looked up (`resolve_names`): /metrics looks
-    them up once for its cache key and the read, a chart once for all its lines.
-    """
-    variant_index = _variant_position(abtest, variant)
-    resolved = gran.resolve(granularity, start, end, auto_max_buckets)
-    floored = gran.floor_to(start, gran.GRANULARITIES[resolved])
-    # Through the query cache: the same page, validated against the database.
-    page = cache.metric_buckets(
-        conn,
-        abtest_id=abtest.id,
-        metric_id=metric.id,
-        granularity=resolved,
-        start=floored,
-        end=end,
-        variant=variant_index,
-        skip=skip,
-        limit=limit,
-    )
-    return MetricPage(abtest, metric, variant, resolved, floored, end, skip, limit, page)
+    return replace(query, variant=variant, variant_index=position)

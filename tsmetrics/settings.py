@@ -1,7 +1,7 @@
 """Every setting in one table: name, default, type, help.
 
-The README's configuration table is checked against this table by a test, so a
-setting cannot exist without being documented.
+The settings table of docs/configuration.md is checked against this table by a
+test, so a setting cannot exist without being documented.
 """
 
 from __future__ import annotations
@@ -34,22 +34,54 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL connection URL. Unset: `tsmetrics demo` starts an embedded server.",
         secret=True,
     ),
-    Setting("POOL_MIN_SIZE", 1, int, "Connections each process keeps open."),
+    Setting(
+        "READ_DATABASE_URL",
+        None,
+        str,
+        "A streaming replica of TSMETRICS_DATABASE_URL for the API's reads; every write "
+        "(ingest, management, logins, token use) still goes to TSMETRICS_DATABASE_URL. Reads "
+        "may lag the primary by the replica's delay. Unset: reads use the primary too.",
+        secret=True,
+    ),
+    Setting("POOL_MIN_SIZE", 1, int, "Connections each process keeps open (in each pool)."),
     Setting(
         "POOL_MAX_SIZE",
         4,
         int,
-        "Most connections per process; keep workers x this + consumers x "
-        "TSMETRICS_CONSUMER_WRITERS under max_connections.",
+        "Most connections per process to TSMETRICS_DATABASE_URL; keep workers x this + "
+        "consumers x TSMETRICS_CONSUMER_WRITERS under the primary's max_connections.",
     ),
-    Setting("POOL_TIMEOUT", 5.0, float, "Seconds a request waits for a connection before a 503."),
+    Setting(
+        "READ_POOL_MAX_SIZE",
+        4,
+        int,
+        "With TSMETRICS_READ_DATABASE_URL: most connections per process to the replica; keep "
+        "workers x this under the replica's max_connections (a replica on the primary's "
+        "server: workers x (this + TSMETRICS_POOL_MAX_SIZE) + consumers under it).",
+    ),
+    Setting(
+        "POOL_TIMEOUT",
+        5.0,
+        float,
+        "Seconds a request waits for a busy pool's connection before a 503 (a database that "
+        "refuses connections gets one at once: TSMETRICS_DATABASE_RETRY_INTERVAL).",
+    ),
     Setting("CONNECT_TIMEOUT", 3, int, "Seconds to wait when opening a database connection."),
     Setting(
         "POOL_RECONNECT_TIMEOUT",
-        2.0,
+        0.5,
         float,
-        "Seconds the pool retries a lost connection in the background before leaving it to "
-        "the next request: short, so service returns within seconds of the database.",
+        "Seconds the pool retries a lost connection in the background before giving it up: "
+        "short, as a database that is away is watched by one probe instead "
+        "(TSMETRICS_DATABASE_RETRY_INTERVAL), and the pool's own backoff would delay recovery.",
+    ),
+    Setting(
+        "DATABASE_RETRY_INTERVAL",
+        0.25,
+        float,
+        "Seconds between attempts to reach a database that refused a connection; meanwhile "
+        "requests that need it get a 503 with Retry-After at once instead of waiting "
+        "TSMETRICS_POOL_TIMEOUT.",
     ),
     Setting("STATEMENT_TIMEOUT_MS", 15000, int, "Longest a single API query may run."),
     Setting("RETRY_AFTER", 5, int, "Seconds clients are told to wait (Retry-After) on a 503."),
@@ -68,7 +100,8 @@ SETTINGS: tuple[Setting, ...] = (
         "DATA_DIR",
         None,
         str,
-        "Where `tsmetrics demo` keeps its embedded database (default: the user data directory).",
+        "Where `tsmetrics demo` keeps its embedded database; unset: the user data directory"
+        " (`~/.local/share/tsmetrics/postgres` on Linux).",
     ),
     Setting("SECRET_KEY", "dev-only-not-secret", str, "Flask secret key.", secret=True),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
@@ -206,8 +239,9 @@ SETTINGS: tuple[Setting, ...] = (
         "READY_CHECKS",
         "database,redis",
         str,
-        "What /readyz checks, of database, redis (with TSMETRICS_REDIS_URL) and broker; the "
-        "API serves without the broker, so by default its outage leaves the API ready.",
+        "What /readyz checks, of database (and `replica`, with TSMETRICS_READ_DATABASE_URL), "
+        "redis (with TSMETRICS_REDIS_URL) and broker; the API serves without the broker, so by "
+        "default its outage leaves the API ready.",
     ),
     Setting("LOG_FORMAT", "json", str, "`json`: one JSON object per line; `text`: plain lines."),
     Setting(
@@ -270,7 +304,7 @@ def load_settings(
 
 
 def markdown_table() -> str:
-    """The README's configuration table, generated from SETTINGS."""
+    """The settings table of docs/configuration.md, generated from SETTINGS."""
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for setting in SETTINGS:
         default = "(unset)" if setting.default is None else f"`{setting.default}`"

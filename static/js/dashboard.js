@@ -1,28 +1,23 @@
-// Dashboard behaviour without inline script (the Content-Security-Policy forbids it):
-// local times, the custom range, auto-refresh and request status messages.
-(function () {
+// The pages' behaviour, without inline script (the Content-Security-Policy forbids
+// it): local times, the custom range, auto-refresh, the results panel following the
+// page's range, the management forms' answers, and request status in words.
+// The charts themselves are charts.js's.
+(function (TSMetrics) {
   "use strict";
 
-  var timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
-  var localFormat = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-  });
+  var all = TSMetrics.all;
 
   function pad(n) { return String(n).padStart(2, "0"); }
-
-  function utcLabel(date) {
-    return date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
-  }
 
   function localInputValue(date) {
     return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
       "T" + pad(date.getHours()) + ":" + pad(date.getMinutes());
   }
 
-  function all(root, selector) {
-    var found = root.querySelectorAll ? Array.prototype.slice.call(root.querySelectorAll(selector)) : [];
-    if (root.matches && root.matches(selector)) found.unshift(root);
-    return found;
+  // The first paragraph of an error page, which says why; DOMParser runs no script.
+  function errorDetail(xhr) {
+    var detail = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelector("main p");
+    return detail ? detail.textContent : null;
   }
 
   // Times arrive in UTC; show them in the viewer's zone and keep UTC on hover.
@@ -30,10 +25,10 @@
     all(root, "time[datetime]").forEach(function (el) {
       var date = new Date(el.getAttribute("datetime"));
       if (isNaN(date)) return;
-      el.textContent = localFormat.format(date);
-      el.title = utcLabel(date);
+      el.textContent = TSMetrics.localTime(date);
+      el.title = TSMetrics.utcLabel(date);
     });
-    all(root, "[data-time-zone]").forEach(function (el) { el.textContent = timeZone; });
+    all(root, "[data-time-zone]").forEach(function (el) { el.textContent = TSMetrics.timeZone; });
   }
 
   function form() { return document.getElementById("controls"); }
@@ -132,32 +127,95 @@
     if (event.target.closest && event.target.closest("[data-refresh-now]")) refreshNow();
   });
 
-  // Request status: busy state for assistive technology, errors said in words.
-  function say(text) {
+  // The range a page URL shows, written as the results panel's data-view is.
+  function rangeKey(params, defaultRange) {
+    var range = params.get("range") || (params.get("start") ? "custom" : defaultRange);
+    return range === "custom" ? ["custom", params.get("start") || "", params.get("end") || ""].join("|") : range;
+  }
+
+  // The controls push the page's canonical URL; a new range means new results.
+  document.addEventListener("htmx:pushedIntoHistory", function (event) {
+    var panel = document.getElementById("comparison");
+    if (!panel || !panel.dataset.comparisonBase) return;
+    var url = new URL(event.detail.path, window.location.href);
+    if (url.pathname !== panel.dataset.pagePath) return;
+    var key = rangeKey(url.searchParams, panel.dataset.defaultRange);
+    if (key === panel.dataset.view) return;
+    var query = new URLSearchParams();
+    var custom = key.indexOf("custom|") === 0;
+    ["range", "start", "end"].forEach(function (name) {
+      var value = url.searchParams.get(name);
+      if (value && (custom || name === "range")) query.set(name, value);
+    });
+    var correction = panel.querySelector("select[name=correction]");
+    if (correction && correction.value !== "none") query.set("correction", correction.value);
+    panel.dataset.view = key;
+    htmx.ajax("GET", panel.dataset.comparisonBase + "?" + query.toString(),
+      { source: panel, target: panel, swap: "outerHTML" });
+  });
+
+  // The management forms (templates/dashboard/manage/, [data-manage]). Their 422
+  // (invalid fields) and 409 (a duplicate, an illegal status move) answers carry the
+  // form again with a message next to each field, so they swap like a success; the
+  // page's htmx-config (base.html) swaps no other 4xx.
+  function manageForm(event) {
+    var elt = event.detail.elt;
+    return elt && elt.closest ? elt.closest("[data-manage]") : null;
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!manageForm(event)) return;
+    var status = event.detail.xhr.status;
+    if (status === 409 || status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    } else if (status === 503) {
+      // The page's config swaps 503 (the charts' inline message); for a form it is an error.
+      event.detail.shouldSwap = false;
+      event.detail.isError = true;
+    }
+  });
+
+  // Request status: busy state for assistive technology, failures said in words: in
+  // the form's status line for a management form (which keeps what was typed), else
+  // in the page's.
+  function sayOnPage(text) {
     var status = document.getElementById("page-status");
     if (status) status.textContent = text;
   }
+
+  function sayInForm(holder, text) {
+    var line = holder.querySelector("[data-form-status]");
+    if (!line) return;
+    line.textContent = text;
+    line.setAttribute("role", "alert");
+    line.classList.add("field-error");
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     event.detail.target && event.detail.target.setAttribute("aria-busy", "true");
     if (event.detail.elt && event.detail.elt.id === "controls") lastRefresh = Date.now();
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     event.detail.target && event.detail.target.removeAttribute("aria-busy");
-    if (event.detail.successful) say("");
+    if (event.detail.successful) sayOnPage("");
   });
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
-    if (xhr.status === 400) {
-      // The error page says which parameter is wrong; DOMParser runs no script.
-      var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
-      var detail = page.querySelector("main p");
-      say("That choice cannot be shown: " + (detail ? detail.textContent : "bad input."));
+    var detail = errorDetail(xhr);
+    var holder = manageForm(event);
+    if (holder) {
+      sayInForm(holder, "Not saved (HTTP " + xhr.status + ")" + (detail ? ": " + detail : "."));
+    } else if (xhr.status === 400) {
+      sayOnPage("That choice cannot be shown: " + (detail || "bad input."));
     } else {
-      say("Could not update (HTTP " + xhr.status + "); the next refresh tries again.");
+      sayOnPage("Could not update (HTTP " + xhr.status + "); the next refresh tries again.");
     }
   });
-  document.addEventListener("htmx:sendError", function () {
-    say("The server could not be reached; the next refresh tries again.");
+  document.addEventListener("htmx:sendError", function (event) {
+    var holder = manageForm(event);
+    if (holder) sayInForm(holder, "The server could not be reached; nothing was saved.");
+    else sayOnPage("The server could not be reached; the next refresh tries again.");
   });
 
   htmx.onLoad(function (root) {
@@ -172,4 +230,4 @@
     }
     if (root === document.body) schedule();
   });
-})();
+})(window.TSMetrics);

@@ -1,7 +1,9 @@
 // Starts Swagger UI on the spec named by the page, without inline script (CSP).
 (function () {
+  "use strict";
+
   var root = document.getElementById("swagger-ui");
-  window.ui = SwaggerUIBundle({
+  SwaggerUIBundle({
     url: root.dataset.specUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,

@@ -36,13 +36,20 @@ def strict_json(response) -> dict:
 
 
 @pytest.fixture
-def dataset(db):
-    """Three variants (split 2:1:1), two metrics, samples from before to after the window."""
+def names(db):
+    """The A/B test `exp` (three variants, split 2:1:1) and two metrics, without samples."""
     test = catalogue.create_abtest(
         db, "exp", variants=["control", "a", "b"], expected_split=[2.0, 1.0, 1.0], status="running"
     )
     latency = catalogue.create_metric(db, "latency", unit="ms")
     clicks = catalogue.create_metric(db, "clicks", kind="sum", higher_is_better=True)
+    return test, latency, clicks
+
+
+@pytest.fixture
+def dataset(db, names):
+    """`exp` and its two metrics with samples from before to after the window."""
+    test, latency, clicks = names
     rng = np.random.default_rng(2025)
     size = 6000
     seconds = rng.integers(-3 * 3600, 45 * 3600, size)
@@ -362,7 +369,7 @@ def _problem(response, status):
         (f"/abtest/exp/compare/over-time?granularity=1m&{WINDOW}", "granularity"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_field(client, dataset, query, field):
+def test_bad_input_is_a_400_naming_the_field(client, names, query, field):
     body = _problem(client.get(query), 400)
     assert field in body["errors"], body
 
@@ -376,7 +383,7 @@ def test_bad_input_is_a_400_naming_the_field(client, dataset, query, field):
         ("/abtest/exp/compare/over-time?metric=nope", "metric"),
     ],
 )
-def test_unknown_names_are_404(client, dataset, query, field):
+def test_unknown_names_are_404(client, names, query, field):
     body = _problem(client.get(query), 404)
     assert field in body["errors"]
     assert "'nope'" in body["detail"]

@@ -44,6 +44,7 @@ def test_readyz_when_the_database_answers(client):
     assert set(body["checks"]) == {"database"}  # no Redis configured, broker not asked for
 
 
+@pytest.mark.slow
 def test_readyz_answers_within_a_second_when_the_database_hangs(tarpit, db):
     app = _app(f"postgresql://tsmetrics@127.0.0.1:{tarpit.port}/tsmetrics")
     try:
@@ -59,6 +60,7 @@ def test_readyz_answers_within_a_second_when_the_database_hangs(tarpit, db):
         app.extensions["tsmetrics.pool"].close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dependency", ["redis", "broker"])
 def test_readyz_answers_within_a_second_when_redis_or_the_broker_hangs(
     tarpit, database_url, db, dependency

@@ -18,12 +18,6 @@ PROBLEM = "application/problem+json"
 NOW = int(time.time()) // 60 * 60 - 120  # a whole minute, two minutes ago
 
 
-@pytest.fixture(autouse=True)
-def no_batch_ids(db):
-    """Each test starts with no recorded batch ids."""
-    db.execute("TRUNCATE ingested_batches")
-
-
 def _batch(samples=None, **changes):
     doc = {
         "abTest": "feature_a",

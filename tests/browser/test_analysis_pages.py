@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser.test_dashboard import expect, wait_for_draw
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "/dashboard/abtests/feature_a"
 CREATED = "browser_made"
 

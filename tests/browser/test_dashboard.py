@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "/dashboard/abtests/feature_a"
 # The goal for navigation start to every chart drawn on this machine.
 CHARTS_DRAWN_GOAL_MS = 1500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -12,10 +13,27 @@ from tests.support.cache_data import BASE, END, START, TEN_DAYS, delta, fill, lo
 from tests.support.helpers import at, store
 from tsmetrics import cache
 from tsmetrics.analysis import compare
-from tsmetrics.cache import chunks
+from tsmetrics.cache import QueryCache, bodies, chunks
 from tsmetrics.cache.backends import LocalStore
 from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.store import buckets
+from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
+
+
+def _query(test, metric, granularity, start, end, variant=None, skip=0, limit=10_000):
+    """A resolved query, as tsmetrics.series makes them (start floored, end whole)."""
+    seconds = GRANULARITIES[granularity]
+    return SeriesQuery(
+        abtest=test,
+        metric=metric,
+        variant=None if variant is None else test.variants[variant],
+        variant_index=ALL_VARIANTS if variant is None else variant,
+        granularity=granularity,
+        start=int(start) // seconds * seconds,
+        end=int(end),
+        skip=skip,
+        limit=limit,
+    )
 
 
 @pytest.fixture
@@ -40,7 +58,7 @@ def test_a_late_sample_is_seen_at_once(client, filled, database_url):
     [point] = [p for p in second["datapoints"] if p["t"] == bucket]
     assert point["l"] == -500.0
     # Only the chunk the write touched was read again.
-    planned = chunks.plan(int(START.timestamp()), int(END.timestamp()), "1h", 2e9)
+    planned = chunks.plan(_query(test, metric, "1h", START.timestamp(), END.timestamp()), 2e9)
     assert len(planned) == 2
     assert delta(before, lookups()) == {"local": 1, "redis": 0, "miss": 1}
 
@@ -61,30 +79,18 @@ def _compare_with_database(db, test, metric, rng, now):
     end = start + rng.randrange(1, 12 * 86400)
     variant = rng.choice([None, 0, 1])
     skip, limit = rng.choice([(0, 10_000), (0, 7), (rng.randrange(50), rng.randrange(1, 300))])
-    query = {
-        "abtest_id": test.id,
-        "metric_id": metric.id,
-        "granularity": granularity,
-        "start": datetime.fromtimestamp(start, UTC),
-        "end": datetime.fromtimestamp(end, UTC),
-        "variant": variant,
-        "skip": skip,
-        "limit": limit,
-    }
-    expected = buckets.metric_buckets(db, **query)
-    series = chunks.Series(test.id, metric.id, granularity, -1 if variant is None else variant)
-    local = LocalStore(10**6)
-    cached = (
-        lambda keys, _live: [local.get(key) for key in keys],
-        lambda items: [local.put(key, value, 60, len(value)) for key, value, _ in items],
-    )
-    pages = [
-        chunks.read_page(db, series, start, end, (skip, limit), cached, now=now)
-        for _ in range(2)  # cold, then warm
-    ]
-    assert pages[0] == pages[1]
-    assert pages[0] is None or pages[0] == expected, query
-    return pages[0] is not None
+    query = _query(test, metric, granularity, start, end, variant, skip, limit)
+    query_cache = QueryCache(LocalStore(10**6), ttl=(60, 60))
+    # Cold; then the body kept; then another page of the same range, from the chunks.
+    other = replace(query, limit=query.limit + 1)
+    for asked in (query, query, other):
+        before = lookups()
+        (answer,) = query_cache.answers(db, [asked], now=now)
+        expected = bodies.render(asked, buckets.metric_buckets(db, asked))
+        assert answer.body == expected.body, asked
+    through_chunks = chunks.plan(query, now) is not None
+    assert delta(before, lookups())["miss"] == 0 or not through_chunks
+    return through_chunks
 
 
 def test_cached_pages_equal_the_database(db, filled):
@@ -100,10 +106,21 @@ def test_cached_pages_equal_the_database(db, filled):
 
 def test_reads_without_an_app_bypass_the_cache(db, filled):
     test, metric = filled
-    page = cache.metric_buckets(
-        db, abtest_id=test.id, metric_id=metric.id, granularity="1d", start=START, end=END
-    )
-    assert len(page.datapoints) == 10
+    direct = cache.current()
+    assert not direct.enabled
+    (answer,) = direct.answers(db, [_query(test, metric, "1d", START.timestamp(), END.timestamp())])
+    assert answer.count == 10
+
+
+def test_several_variants_are_read_with_one_reading_of_the_stamps(db, filled):
+    test, metric = filled
+    query_cache = QueryCache(LocalStore(10**6), ttl=(60, 60))
+    lines = [_query(test, metric, "1h", START.timestamp(), END.timestamp(), v) for v in (0, 1)]
+    answers = query_cache.answers(db, lines)
+    for line, answer in zip(lines, answers, strict=True):
+        assert answer.body == bodies.render(line, buckets.metric_buckets(db, line)).body
+    with pytest.raises(ValueError, match="one series"):
+        query_cache.answers(db, [lines[0], replace(lines[1], skip=1)])
 
 
 def test_version_stamps_follow_every_change_to_the_rollups(db, filled):
@@ -160,11 +177,17 @@ def test_local_store_keeps_within_budget_and_expires():
     assert local.get("huge") is None
 
 
-def test_live_ranges_are_told_apart():
+def test_live_ranges_are_told_apart(feature_a):
+    test, metric = feature_a
     now = at("2025-11-10 12:02:00").timestamp()
-    assert cache.is_live(at("2025-11-10 12:01:00").timestamp(), "5m", now)
-    assert not cache.is_live(at("2025-11-10 12:00:00").timestamp(), "5m", now)
-    assert cache.is_live(at("2025-11-10 11:00:01").timestamp(), "1d", now)
+
+    def live(end: str, granularity: str) -> bool:
+        query = _query(test, metric, granularity, START.timestamp(), at(end).timestamp())
+        return bodies.is_live(query, now)
+
+    assert live("2025-11-10 12:01:00", "5m")
+    assert not live("2025-11-10 12:00:00", "5m")
+    assert live("2025-11-10 11:00:01", "1d")
 
 
 def test_etag_304_and_a_new_etag_after_a_late_sample(client, filled, db):

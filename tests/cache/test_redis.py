@@ -73,6 +73,7 @@ def test_instances_share_results_and_see_a_late_sample_at_once(two_instances, fi
 
 
 # No Redis needed: a port that hangs, or refuses, stands in for a broken one.
+@pytest.mark.slow
 @pytest.mark.parametrize("broken", ["hangs", "refuses"])
 def test_requests_succeed_without_redis(database_url, filled, broken):
     with Tarpit() as tarpit:

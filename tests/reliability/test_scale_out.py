@@ -24,6 +24,7 @@ import redis
 from tests.reliability.servers import Gunicorn, free_port
 from tests.support import rabbit
 from tests.support.services import port_open, require_service
+from tests.support.waiting import wait_for
 from tsmetrics.ingest.producer import Producer, new_batch_id
 from tsmetrics.store import catalogue
 
@@ -70,7 +71,6 @@ def stack(tmp_path, db, database_url):
     """Two API instances, two consumers, one private queue, one Redis key prefix."""
     rabbit.require_rabbitmq()
     require_service(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
-    db.execute("TRUNCATE ingested_batches")
     for name, variants in TESTS.items():
         catalogue.ensure_abtest(db, name, variants=variants, status="running")
     for name in METRICS:
@@ -103,6 +103,12 @@ def stack(tmp_path, db, database_url):
         try:
             for process in (*apis, *consumers):
                 process.start()
+            # Both consumers registered before anything is published, so both get a share.
+            for consumer in consumers:
+                consumer.wait_ready()
+            wait_for(
+                lambda: rabbit.consumers_of(topology.queue) == 2, 30, "two consumers registered"
+            )
             yield Stack(apis, consumers, ports, topology.queue)
         finally:
             for consumer in consumers:
@@ -137,6 +143,12 @@ def _counter(port: int, name: str) -> float:
     return float(re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)[1])
 
 
+def _handled(stack: Stack) -> float:
+    """Messages the consumers have finished with: stored or skipped as duplicates."""
+    names = ("tsmetrics_consumer_batches_stored_total", "tsmetrics_consumer_duplicates_total")
+    return sum(_counter(port, name) for port in stack.metric_ports for name in names)
+
+
 def _send_everything(stack: Stack, rng: random.Random) -> list[tuple[str, bytes, int]]:
     queued, posted = _batches(120, rng), _batches(40, rng)
     with Producer(rabbit.BROKER_URL, stack.queue) as producer:
@@ -156,8 +168,9 @@ def test_two_apis_and_two_consumers_store_everything_exactly_once(stack, db):
     def stored() -> int:
         return db.execute("SELECT count(*) FROM samples").fetchone()[0]
 
-    rabbit.wait_until(lambda: stored() >= expected, 60, f"{expected} samples")
-    time.sleep(0.5)  # anything doubled would show up now
+    # Every published message handled (120 stored, 20 duplicates): nothing is left to double.
+    wait_for(lambda: _handled(stack) >= 140, 60, "140 messages handled by the consumers")
+    assert rabbit.waiting_in(stack.queue) == 0
     assert stored() == expected
     ids = db.execute("SELECT batch_id, samples FROM ingested_batches").fetchall()
     assert sorted(ids) == sorted((batch_id, size) for batch_id, _, size in batches)
@@ -177,7 +190,7 @@ def test_either_instance_answers_the_same_and_sees_the_others_writes(stack):
     _send_everything(stack, random.Random(4))
     start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = f"/metrics?abTestName=feature_a&metricName=response_time&granularity=1m&start={start}"
-    time.sleep(3)  # the consumers' flushes
+    wait_for(lambda: _handled(stack) >= 140, 60, "the consumers' flushes")
     answers = [_get(api.url + path) for api in stack.apis for _ in range(2)]
     assert len(set(answers)) == 1 and json.loads(answers[0])["count"] > 0
     late = {"metric": "response_time", "value": 123456.0, "time": time.time() - 1500}

@@ -16,8 +16,7 @@ from tsmetrics.security import tokens, users
 
 @pytest.fixture
 def auth_db(db):
-    """The test database with no tokens and no users."""
-    db.execute("TRUNCATE api_tokens, users RESTART IDENTITY")
+    """The test database with no tokens and no users (the db fixture empties every table)."""
     return db
 
 

@@ -36,6 +36,21 @@ ORDER BY bucket
 """
 
 
+def _query(test, metric, granularity, variant=None, skip=0, limit=10_000):
+    """The resolved query of one page of the series over [START, END)."""
+    return buckets.SeriesQuery(
+        abtest=test,
+        metric=metric,
+        variant=None if variant is None else test.variants[variant],
+        variant_index=buckets.ALL_VARIANTS if variant is None else variant,
+        granularity=granularity,
+        start=int(START.timestamp()),
+        end=int(END.timestamp()),
+        skip=skip,
+        limit=limit,
+    )
+
+
 def _random_samples(test, metric, count, seed):
     """Irregular times (so buckets hold unequal counts) and values of mixed scale."""
     rng = random.Random(seed)
@@ -66,17 +81,9 @@ def _assert_rollups_exact(db, test, metric, variant):
         truth = db.execute(RAW_BUCKETS, params).fetchall()
         stored = db.execute(ROLLUP_ROWS, params).fetchall()
         assert stored == [row[:6] for row in truth], f"rollup rows differ at {name}"
-        page = buckets.metric_buckets(
-            db,
-            abtest_id=test.id,
-            metric_id=metric.id,
-            granularity=name,
-            start=START,
-            end=END,
-            variant=variant,
-        )
-        assert [(p.t, p.a) for p in page.datapoints] == [(r[0], r[6]) for r in truth], name
-        assert [(p.l, p.h) for p in page.datapoints] == [
+        page = buckets.metric_buckets(db, _query(test, metric, name, variant))
+        assert [(p["t"], p["a"]) for p in page.datapoints] == [(r[0], r[6]) for r in truth], name
+        assert [(p["l"], p["h"]) for p in page.datapoints] == [
             (round(r[4] * 1000) / 1000, round(r[5] * 1000) / 1000) for r in truth
         ], name
 
@@ -90,19 +97,36 @@ def test_every_granularity_equals_a_direct_aggregate(db, feature_a, variant):
     _assert_rollups_exact(db, test, metric, variant)
 
 
+def test_means_of_every_magnitude_are_rounded_exactly(db, feature_a):
+    # The read converts a rounded mean to a double by an integer path when the
+    # bucket's min and max lie within 4e12, through text otherwise: both must
+    # give what numeric rounding gives, at the edges of the fast path too.
+    test, metric = feature_a
+    values = [0.0005, -0.0005, 1.0005, 2.0015, 1e-9, 123.4565, 5e-324, 3.999999999e12]
+    values += [4e12, 4.000000001e12, -4e12, -7.5e12, 9.1e15, 1e200, -1e200, 1 / 3]
+    rows = []
+    for minute, value in enumerate(values):
+        moment = START + timedelta(minutes=2 * minute)
+        # Three equal samples: a mean like 0.0005 is a tie, which numeric rounds
+        # away from zero and a double would not. Then three unequal ones: the
+        # mean is a true division, rarely exact in binary.
+        for step, scale in enumerate((1.0, 1.0, 1.0, 1.0, 1.0000001, 0.9999997)):
+            at_time = moment + timedelta(minutes=step // 3, seconds=step)
+            rows.append((at_time, value * scale, test.id, metric.id, 0))
+    store(db, rows)
+    _assert_rollups_exact(db, test, metric, None)
+    _assert_rollups_exact(db, test, metric, 0)
+
+
 def test_late_samples_correct_every_bucket_they_fall_in(db, feature_a):
     test, metric = feature_a
     store(db, _random_samples(test, metric, 800, seed=10))
-    before = buckets.metric_buckets(
-        db, abtest_id=test.id, metric_id=metric.id, granularity="1d", start=START, end=END
-    )
+    before = buckets.metric_buckets(db, _query(test, metric, "1d"))
     # Arrives "late": timestamps a day and a half before the newest samples.
     late = [(at("2025-11-09 06:30:00"), 1e6, test.id, metric.id, 1)]
     store(db, late)
-    after = buckets.metric_buckets(
-        db, abtest_id=test.id, metric_id=metric.id, granularity="1d", start=START, end=END
-    )
-    assert after.datapoints[0].h == 1e6 and before.datapoints[0].h < 1e6
+    after = buckets.metric_buckets(db, _query(test, metric, "1d"))
+    assert after.datapoints[0]["h"] == 1e6 and before.datapoints[0]["h"] < 1e6
     assert after.datapoints[1] == before.datapoints[1]
     _assert_rollups_exact(db, test, metric, None)
     _assert_rollups_exact(db, test, metric, 1)
@@ -113,20 +137,11 @@ def test_page_boundaries(db, feature_a):
     store(db, [(START + timedelta(minutes=i), float(i), test.id, metric.id, 0) for i in range(10)])
 
     def page(skip, limit):
-        return buckets.metric_buckets(
-            db,
-            abtest_id=test.id,
-            metric_id=metric.id,
-            granularity="1m",
-            start=START,
-            end=END,
-            skip=skip,
-            limit=limit,
-        )
+        return buckets.metric_buckets(db, _query(test, metric, "1m", skip=skip, limit=limit))
 
     assert page(0, 10).is_complete and len(page(0, 10).datapoints) == 10
     assert not page(0, 9).is_complete
-    assert [p.a for p in page(8, 5).datapoints] == [8.0, 9.0]
+    assert [p["a"] for p in page(8, 5).datapoints] == [8.0, 9.0]
     assert page(10, 5).datapoints == [] and page(10, 5).is_complete
 
 
@@ -143,10 +158,8 @@ def test_other_series_do_not_leak_in(db, feature_a):
             (t, 2000.0, test.id, other_metric.id, 0),
         ],
     )
-    page = buckets.metric_buckets(
-        db, abtest_id=test.id, metric_id=metric.id, granularity="1h", start=START, end=END
-    )
-    assert [(p.a, p.l, p.h) for p in page.datapoints] == [(1.0, 1.0, 1.0)]
+    page = buckets.metric_buckets(db, _query(test, metric, "1h"))
+    assert [(p["a"], p["l"], p["h"]) for p in page.datapoints] == [(1.0, 1.0, 1.0)]
 
 
 def test_series_extent_tracks_first_last_and_count(db, feature_a):

@@ -9,15 +9,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pika
-import pytest
 
 from tests.support.services import port_open, require_service
+from tests.support.waiting import wait_for
 from tsmetrics.ingest import broker
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -63,13 +62,16 @@ def drain(queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
             messages.append((properties, body))
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float = 0.1) -> None:
-    """Poll `check` until true; fail saying `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
+def consumers_of(queue: str) -> int:
+    """How many consumers the broker has registered on `queue` right now."""
+    with channel() as ch:
+        return ch.queue_declare(queue, passive=True).method.consumer_count
+
+
+def waiting_in(queue: str) -> int:
+    """How many messages wait in `queue`, ready for delivery (unacknowledged ones not counted)."""
+    with channel() as ch:
+        return ch.queue_declare(queue, passive=True).method.message_count
 
 
 class ConsumerProcess:
@@ -95,9 +97,15 @@ class ConsumerProcess:
             )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        """Until this run logged that it consumes (its signal handlers are in place)."""
-        wait_until(lambda: self.log().count("consuming ") >= self.starts, timeout, "the consumer")
+    def wait_ready(self, timeout: float = 60) -> ConsumerProcess:
+        """Until this run logged that it consumes: registered with the broker, signals handled."""
+        wait_for(self._ready, timeout, f"{self.log_path.name}: the consumer logging `consuming`")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"the consumer exited early:\n{self.log()[-3000:]}")
+        return self.log().count("consuming ") >= self.starts
 
     def kill(self) -> None:
         """SIGKILL: no flush, no ack, no goodbye."""

@@ -87,7 +87,6 @@ def test_prometheus_needs_a_read_token_with_authentication_on(database_url, db):
     from tsmetrics import create_app
     from tsmetrics.security import tokens
 
-    db.execute("TRUNCATE api_tokens CASCADE")
     read_token, _ = tokens.issue(db, "prometheus", ["read"])
     ingest_token, _ = tokens.issue(db, "emitter", ["ingest"])
     app = create_app(

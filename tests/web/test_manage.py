@@ -63,7 +63,7 @@ def draft(client, db):
 def test_each_form_is_a_page_or_a_fragment(client, feature_a, url):
     page_response = client.get(url)
     page = text(page_response)
-    assert page.startswith("<!doctype html>") and "manage.js" in page
+    assert page.startswith("<!doctype html>") and "/static/js/dashboard.js" in page
     fragment_response = client.get(url, headers=HX)
     fragment = text(fragment_response)
     # The session keeps one CSRF token, so the fragment is exactly the page's part.

@@ -90,7 +90,7 @@ def test_lift_is_a_fragment_or_a_page(client, results):
     assert fragment.lstrip().startswith('<section class="lift-chart" id="lift-response_time"')
     assert "HX-Request" in fragment_response.headers["Vary"]
     page = text(client.get(LIFT + "?range=6h"))
-    assert page.startswith("<!doctype html>") and "lift-chart.js" in page
+    assert page.startswith("<!doctype html>") and "/static/js/charts.js" in page
     assert _LIFT_DATA.findall(page) and "this chart alone" not in page
 
 

@@ -48,7 +48,7 @@ class ABTests(MethodView):
     @blp.alt_response(409, description="An A/B test of this name exists.")
     def post(self, fields):
         """Create an A/B test (draft unless status is running; inference sequential by default)"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             test = management.create_abtest(conn, fields)
             body = managed(test, plans.metric_plans(conn, test.id))
         return body, 201, {"Location": url_for("abtests.ABTestByName", name=test.name)}
@@ -83,7 +83,7 @@ class ABTestByName(MethodView):
         completed -> archived. An archived test is read-only and hidden from
         GET /abtest (its data stay). `metricPlans` changes only the metrics it names.
         """
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             test = management.update_abtest(conn, name, changes)
             return managed(test, plans.metric_plans(conn, test.id))
 

@@ -62,7 +62,7 @@ class Catalogue(MethodView):
     @blp.alt_response(409, description="A metric of this name exists.")
     def post(self, fields):
         """Create a metric in the catalogue"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             metric = management.create_metric(conn, fields)
         return metric, 201, {"Location": url_for("catalogue.CatalogueEntry", name=metric.name)}
 
@@ -83,5 +83,5 @@ class CatalogueEntry(MethodView):
     @blp.alt_response(404, description="No such metric.")
     def patch(self, changes, name):
         """Change a metric's fields; archived true archives it, false restores it"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             return management.update_metric(conn, name, changes)

@@ -27,7 +27,10 @@ def _checks(app: Flask) -> dict[str, checks.Check]:
         return found
     settings = app.config["TSMETRICS"]
     wanted = {name.strip() for name in settings["READY_CHECKS"].split(",")}
-    made = {"database": checks.Check("database", checks.database_probe(db.get_pool(app)))}
+    primary = db.get_pool(app, write=True)
+    made = {"database": checks.Check("database", checks.database_probe(primary))}
+    if settings["READ_DATABASE_URL"]:
+        made["replica"] = checks.Check("replica", checks.database_probe(db.get_pool(app)))
     if "redis" in wanted and settings["REDIS_URL"]:
         made["redis"] = checks.Check("redis", checks.redis_probe(settings["REDIS_URL"]))
     if "broker" in wanted:

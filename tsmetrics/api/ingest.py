@@ -40,7 +40,7 @@ def _catalogue() -> CatalogueCache:
     """This process's catalogue cache, shared by its threads."""
     cache = current_app.extensions.get(CATALOGUE_KEY)
     if cache is None:
-        pool = db.get_pool()
+        pool = db.get_pool(write=True)  # the names the primary knows, not a lagging replica's
 
         def load():
             with pool.connection() as conn:
@@ -97,7 +97,7 @@ class Ingest(MethodView):
                 "problems); nothing was stored.",
                 errors=rejected.errors,
             )
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             (stored,) = store_batches(conn, [(key, batch.samples)])
         answer = {"stored": len(batch) if stored else 0, "duplicate": not stored, "batchId": key}
         return answer, 201 if stored else 200

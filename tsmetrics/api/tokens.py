@@ -34,7 +34,7 @@ class Tokens(MethodView):
     def post(self, fields):
         """Create a token; the response is the only time the token is shown"""
         try:
-            with db.connection() as conn:
+            with db.write_connection() as conn:
                 token, record = tokens.issue(
                     conn,
                     fields["name"],
@@ -55,7 +55,7 @@ class TokenEntry(MethodView):
     @blp.alt_response(404, description="No live token has this id.")
     def delete(self, token_id):
         """Revoke a token: it stops working at once"""
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             revoked = store.revoke_token(conn, token_id=token_id)
         if revoked is None:
             abort(404, message=f"No live token has id {token_id}.")

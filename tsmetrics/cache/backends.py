@@ -64,12 +64,6 @@ class LocalStore:
                 _key, (_expires, dropped, _value) = self._entries.popitem(last=False)
                 self.weight -= dropped
 
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._entries.clear()
-            self.weight = 0
-
 
 class RedisStore:
     """Redis with short timeouts; failures are misses, never errors."""
@@ -105,10 +99,6 @@ class RedisStore:
                 pipe.execute()
         except redis.RedisError as error:
             self._failed(error)
-
-    def ping(self) -> bool:
-        """True when Redis answers (for /readyz)."""
-        return bool(self.client.ping())
 
     def _paused(self) -> bool:
         return time.monotonic() < self._paused_until

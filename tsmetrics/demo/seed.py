@@ -121,7 +121,20 @@ def _write_chunks(connect, chunks, interval, ids, progress, workers) -> None:
 
 
 def _expected(start_s: int, end_s: int, interval: int) -> int:
-    return len(synthetic.TESTS) * len(synthetic.METRICS) * max(0, (end_s - start_s) // interval)
+    """Samples `synthetic.generate` makes for [start_s, end_s): every series at every tick."""
+    # Ticks are multiples of `interval`, so count those in the range: a range
+    # that does not start on a tick holds one more than its length / interval.
+    ticks = max(0, -(-end_s // interval) - -(-start_s // interval))
+    return len(synthetic.TESTS) * len(synthetic.METRICS) * ticks
+
+
+def _announce(out: Callable[[str], None], total: int, newest: datetime | None, days: int) -> str:
+    """Say what this run adds (a first fill or a top-up); return the progress label."""
+    if newest is None:
+        out(f"Seeding {total:,} demo samples ({days} days up to now) ...")
+        return "seed"
+    out(f"Topping up {total:,} demo samples after the newest one ({newest:%Y-%m-%d %H:%M:%S} UTC)")
+    return "top-up"
 
 
 def seed(
@@ -162,7 +175,8 @@ def seed(
     total = _expected(start_s, end_s, interval)
     if window:
         total += _expected(*SKETCH_WINDOW, SKETCH_INTERVAL)
-    progress = Progress("seed", total=total, unit="samples", out=out)
+    label = _announce(out, total, newest, days)
+    progress = Progress(label, total=total, unit="samples", out=out)
     ids = {"abtest_ids": abtest_ids, "metric_ids": metric_ids}
     began = time.perf_counter()
     _write_chunks(connect, recent, interval, ids, progress, workers)
@@ -177,7 +191,8 @@ def seed(
         datetime.fromtimestamp(end_s, UTC),
     )
     out(
-        f"Seeded {report.samples:,} samples from {report.start:%Y-%m-%d %H:%M} to "
+        f"{'Seeded' if newest is None else 'Topped up'} {report.samples:,} samples from "
+        f"{report.start:%Y-%m-%d %H:%M} to "
         f"{report.end:%Y-%m-%d %H:%M} UTC"
         + (" (and the sketch's example window, 2025-10-13 to 2025-11-11)" if window else "")
         + f" in {report.seconds:.1f} s ({report.rate:,.0f} samples/s, rollups included)."

@@ -32,7 +32,7 @@ class PublishFailed(RuntimeError):
 
 
 def encode_batch(abtest: str, variant: str, samples: list[dict[str, Any]]) -> bytes:
-    """The batch format as JSON bytes (see README, "Ingestion")."""
+    """The batch format as JSON bytes (see docs/ingestion.md)."""
     return orjson.dumps({"abTest": abtest, "variant": variant, "samples": samples})
 
 

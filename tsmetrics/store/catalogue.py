@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +111,29 @@ def get_metric(conn: psycopg.Connection, name: str) -> Metric | None:
             f"SELECT {_METRIC_COLUMNS} FROM metrics WHERE name = %(name)s",  # noqa: S608
             {"name": name},
         ).fetchone()
+
+
+_ABTEST_AND_METRIC = (
+    "SELECT "  # noqa: S608 - constant column lists
+    + ", ".join(f"a.{name}" for name in _ABTEST_COLUMNS.split(", "))
+    + ", "
+    + ", ".join(f"m.{name}" for name in _METRIC_COLUMNS.split(", "))
+    + " FROM (VALUES (1)) AS one LEFT JOIN abtests a ON a.name = %(abtest)s"
+    " LEFT JOIN metrics m ON m.name = %(metric)s"
+)
+
+
+def get_abtest_and_metric(
+    conn: psycopg.Connection, abtest_name: str, metric_name: str
+) -> tuple[ABTest | None, Metric | None]:
+    """The A/B test and the metric so named, each or None, in one statement (one round trip)."""
+    params = {"abtest": abtest_name, "metric": metric_name}
+    row = conn.execute(_ABTEST_AND_METRIC, params).fetchone()
+    assert row is not None  # the one-row VALUES always gives a row
+    split = len(fields(ABTest))
+    abtest = ABTest(*row[:split]) if row[0] is not None else None
+    metric = Metric(*row[split:]) if row[split] is not None else None
+    return abtest, metric
 
 
 def ensure_abtest(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.rows import class_row
@@ -27,7 +27,7 @@ class ApiToken:
 _COLUMNS = "id, name, prefix, scopes, rate_limit, created_at, expires_at, revoked_at, last_used_at"
 # last_used_at is written at most once a minute per token, so a busy client
 # does not turn every read into a write.
-_TOUCH_INTERVAL = "1 minute"
+_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class TokenNameTaken(ValueError):
@@ -67,8 +67,10 @@ def insert_token(
     return row
 
 
-def find_live_token(conn: psycopg.Connection, token_hash: bytes) -> ApiToken | None:
-    """The unrevoked, unexpired token with this hash (and mark it used), or None."""
+def find_live_token(
+    conn: psycopg.Connection, token_hash: bytes, *, touch: bool = True
+) -> ApiToken | None:
+    """The unrevoked, unexpired token with this hash, or None; with `touch`, marked used."""
     with conn.cursor(row_factory=class_row(ApiToken)) as cur:
         found = cur.execute(
             f"SELECT {_COLUMNS} FROM api_tokens"  # noqa: S608 - constant column list
@@ -76,13 +78,38 @@ def find_live_token(conn: psycopg.Connection, token_hash: bytes) -> ApiToken | N
             " AND (expires_at IS NULL OR expires_at > now())",
             {"hash": token_hash},
         ).fetchone()
-    if found is not None:
-        conn.execute(
-            "UPDATE api_tokens SET last_used_at = now() WHERE id = %(id)s"
-            " AND (last_used_at IS NULL OR last_used_at < now() - %(every)s::interval)",
-            {"id": found.id, "every": _TOUCH_INTERVAL},
-        )
+    if found is not None and touch:
+        touch_token(conn, found)
     return found
+
+
+def touch_due(token: ApiToken) -> bool:
+    """True when the token's recorded last use is over a minute old (or missing)."""
+    return token.last_used_at is None or token.last_used_at < datetime.now(UTC) - _TOUCH_INTERVAL
+
+
+def touch_token(conn: psycopg.Connection, token: ApiToken) -> bool:
+    """Record the token's use (at most once a minute); False when not due or not writable.
+
+    Give it a connection to the primary (db.write_connection). On a read replica
+    (a hot standby) or in a read-only transaction it writes nothing and raises
+    nothing: a token that works must not fail a read because its last use
+    cannot be recorded there.
+    """
+    if not touch_due(token):
+        return False  # spares a round trip on almost every request
+    if conn.info.parameter_status("in_hot_standby") == b"on":
+        return False
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the caller's transaction usable
+            cur = conn.execute(
+                "UPDATE api_tokens SET last_used_at = now() WHERE id = %(id)s"
+                " AND (last_used_at IS NULL OR last_used_at < now() - %(every)s)",
+                {"id": token.id, "every": _TOUCH_INTERVAL},
+            )
+    except psycopg.errors.ReadOnlySqlTransaction:
+        return False
+    return cur.rowcount == 1
 
 
 def find_token_by_hash(conn: psycopg.Connection, token_hash: bytes) -> ApiToken | None:

@@ -38,6 +38,6 @@ def init_app(app: Flask) -> None:
     from tsmetrics.telemetry.requests import RequestTelemetry
 
     logs.configure(app.config["TSMETRICS"])
-    app.wsgi_app = RequestTelemetry(app.wsgi_app, lambda: db.get_pool(app).get_stats())
+    app.wsgi_app = RequestTelemetry(app.wsgi_app, lambda: db.pool_stats(app))
     app.url_value_preprocessor(_remember_route)
     app.register_blueprint(bp)

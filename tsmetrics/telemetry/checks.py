@@ -14,11 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pika
 import redis
 from psycopg_pool import ConnectionPool
+
+if TYPE_CHECKING:
+    from tsmetrics.db import GuardedPool
 
 log = logging.getLogger(__name__)
 Probe = Callable[[float], None]  # raises when the dependency is not usable
@@ -82,8 +85,8 @@ def _result(name: str, run: _Run) -> dict[str, Any]:
     return {"status": "failed", "ms": ms, "error": type(run.error).__name__}
 
 
-def database_probe(pool: ConnectionPool) -> Probe:
-    """A pooled connection answers SELECT 1."""
+def database_probe(pool: ConnectionPool | GuardedPool) -> Probe:
+    """A pooled connection answers SELECT 1 (at once a failure while the pool's breaker is open)."""
 
     def probe(timeout: float) -> None:
         with pool.connection(timeout=timeout) as conn:

@@ -49,7 +49,7 @@ def login() -> Response:
         return _login_page(None, next_url)
     username = request.form.get("username", "").strip()[:MAX_FIELD]
     password = request.form.get("password", "")[:MAX_FIELD]
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         user = users.verify_login(conn, username, password)
     if user is None:
         # The attempted name is not logged: people type passwords into it.

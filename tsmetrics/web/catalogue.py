@@ -60,7 +60,7 @@ def metrics() -> Response:
             return forms.respond(*CATALOGUE, _catalogue(conn))
     body = forms.metric_body(request.form, creating=True)
     dry_run = forms.validating()
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         checked, created = forms.create(
             conn, MetricCreateSchema(), management.create_metric, body, dry_run=dry_run
         )
@@ -76,7 +76,7 @@ def metrics() -> Response:
 @bp.get("/<name>")
 def metric(name: str) -> Response:
     """The form that edits a metric, and archives or restores it."""
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         found = require_metric(conn, name)
     return forms.respond(*EDIT, {"metric": found, "values": _values(found)})
 
@@ -85,7 +85,7 @@ def _change(name: str, body: dict[str, Any], saved: str) -> Response:
     """Apply a PATCH body to a metric (or check it) and answer with the edit form."""
     checked = forms.load(MetricUpdateSchema(), body)
     dry_run = forms.validating()
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         found = require_metric(conn, name)
         if checked.ok:
             changed = forms.apply(

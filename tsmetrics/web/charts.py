@@ -1,8 +1,8 @@
 """The charts of an A/B test page, computed by the same service as the JSON API.
 
-Each line of a chart is one `fetch_resolved_page` call for one variant, the
-call `GET /metrics?...&variant=<name>` makes, exactly what it answers, so the
-dashboard and the API cannot disagree.
+A chart is one `read_series` call with a line per chosen variant: each line is
+the body `GET /metrics?...&variant=<name>` answers, its datapoints embedded as
+they are, so the dashboard and the API cannot disagree.
 """
 
 from __future__ import annotations
@@ -15,19 +15,9 @@ import psycopg
 from markupsafe import Markup
 
 from tsmetrics import granularity as gran
-from tsmetrics.lookups import require_metric
-from tsmetrics.series import MetricPage, fetch_resolved_page
+from tsmetrics.series import SeriesAsk, SeriesLine, read_series
 from tsmetrics.store import catalogue, series
 from tsmetrics.web.chart_view import MAX_POINTS, ChartView
-
-
-@dataclass(frozen=True)
-class VariantLine:
-    """One variant's line: its position in the test (its colour) and its buckets."""
-
-    variant: str
-    slot: int
-    page: MetricPage
 
 
 @dataclass(frozen=True)
@@ -36,15 +26,13 @@ class Chart:
 
     metric: catalogue.Metric
     granularity: str
-    lines: tuple[VariantLine, ...]
+    lines: tuple[SeriesLine, ...]
     too_many_points: int = 0
 
     @property
     def is_empty(self) -> bool:
         """True when the lines were read and none has a bucket in the range."""
-        return not self.too_many_points and not any(
-            line.page.page.datapoints for line in self.lines
-        )
+        return not self.too_many_points and not any(line.answer.count for line in self.lines)
 
     def payload(self) -> dict[str, Any]:
         """What static/js/charts.js draws: the API's datapoints, one list per variant."""
@@ -54,7 +42,11 @@ class Chart:
             "granularity": self.granularity,
             "bucketSeconds": gran.GRANULARITIES[self.granularity],
             "series": [
-                {"variant": line.variant, "slot": line.slot, "points": line.page.page.datapoints}
+                {
+                    "variant": line.query.variant,
+                    "slot": line.query.variant_index,
+                    "points": orjson.Fragment(line.answer.datapoints_json),
+                }
                 for line in self.lines
             ],
         }
@@ -71,37 +63,26 @@ def script_json(value: Any) -> Markup:
 def build_chart(
     conn: psycopg.Connection,
     abtest: catalogue.ABTest,
-    metric_name: str,
+    metric: catalogue.Metric,
     view: ChartView,
     *,
     auto_max_buckets: int,
 ) -> Chart:
-    """One chart: a line per chosen variant (UnknownName when the metric does not exist)."""
-    resolved = gran.resolve(view.granularity, view.start, view.end, auto_max_buckets)
-    buckets = gran.bucket_count(view.start, view.end, gran.GRANULARITIES[resolved])
-    metric = require_metric(conn, metric_name, field="metricName")
-    if buckets > MAX_POINTS or not view.variants:
-        too_many = buckets if buckets > MAX_POINTS else 0
-        return Chart(metric, resolved, (), too_many_points=too_many)
-    lines = tuple(
-        VariantLine(
-            variant,
-            abtest.variants.index(variant),
-            # The API's own function, with the names looked up once per chart.
-            fetch_resolved_page(
-                conn,
-                abtest=abtest,
-                metric=metric,
-                start=view.start,
-                end=view.end,
-                granularity=resolved,
-                variant=variant,
-                limit=MAX_POINTS,
-            ),
-        )
-        for variant in view.variants
+    """One chart: a line per chosen variant, each the body GET /metrics gives for it."""
+    ask = SeriesAsk(
+        abtest=abtest,
+        metric=metric,
+        start=view.start,
+        end=view.end,
+        granularity=view.granularity,
+        variants=view.variants,
+        limit=MAX_POINTS,
+        auto_max_buckets=auto_max_buckets,
+        max_buckets=MAX_POINTS,
     )
-    return Chart(metric, resolved, lines)
+    read = read_series(conn, ask)
+    too_many = read.bucket_count if read.bucket_count > MAX_POINTS else 0
+    return Chart(read.metric, read.granularity, read.lines, too_many_points=too_many)
 
 
 def build_charts(
@@ -109,6 +90,9 @@ def build_charts(
 ) -> list[Chart]:
     """A chart for every metric the A/B test has samples of, by metric name."""
     names = series.abtest_overview(conn, abtest.id).metric_names
+    # The catalogue in one statement, rather than a look-up per chart.
+    metrics = {metric.name: metric for metric in catalogue.list_metrics(conn)}
     return [
-        build_chart(conn, abtest, name, view, auto_max_buckets=auto_max_buckets) for name in names
+        build_chart(conn, abtest, metrics[name], view, auto_max_buckets=auto_max_buckets)
+        for name in names
     ]

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db
 from tsmetrics import granularity as gran
-from tsmetrics.lookups import require_abtest
+from tsmetrics.lookups import require_abtest, require_abtest_and_metric
 from tsmetrics.schemas.overview import SEARCH_MAX
 from tsmetrics.store import catalogue, overview
 from tsmetrics.web import chart_view
@@ -64,8 +64,13 @@ def test_and_view(
 ) -> tuple[catalogue.ABTest, chart_view.ChartView]:
     """The A/B test called `name` (or a 404) and the view its page's query asks for (or a 400)."""
     test = require_abtest(conn, name)
+    return test, view_or_400(test)
+
+
+def view_or_400(test: catalogue.ABTest) -> chart_view.ChartView:
+    """The view the query of one of the test's pages asks for, or a 400 page saying why not."""
     try:
-        return test, chart_view.parse_view(request.args, test.variants)
+        return chart_view.parse_view(request.args, test.variants)
     except chart_view.BadView as error:
         abort(400, description=str(error))
 
@@ -127,13 +132,13 @@ def abtest(name: str) -> Response:
 @bp.get("/abtests/<name>/charts/<metric>")
 def chart(name: str, metric: str) -> Response:
     """One chart of an A/B test: the fragment for htmx, or a page of its own."""
-    settings = current_app.config["TSMETRICS"]
+    auto_max_buckets = current_app.config["TSMETRICS"]["AUTO_MAX_BUCKETS"]
     try:
         with db.connection() as conn:
-            test, view = test_and_view(conn, name)
-            one = build_chart(
-                conn, test, metric, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"]
-            )
+            # Both names in one statement: the chart needs no other look-up.
+            test, found = require_abtest_and_metric(conn, name, metric, fields=("name", "metric"))
+            view = view_or_400(test)
+            one = build_chart(conn, test, found, view, auto_max_buckets=auto_max_buckets)
     except DATABASE_DOWN:
         if not htmx_request().wants_fragment:
             raise

@@ -3,7 +3,7 @@
 Each form posts to a route that answers a plain browser with a page (a redirect
 after a success) and htmx with the form's fragment: 422 with a message next to
 each invalid field, 409 for a duplicate or an illegal move, both swapped in
-place by static/js/manage.js. A field check (header X-Validate-Only) meets the
+place by static/js/dashboard.js. A field check (header X-Validate-Only) meets the
 same schema and tsmetrics.management rules as a submission, in a transaction
 rolled back. A success triggers `abtests-changed`, which reloads the overview's list.
 """
@@ -89,7 +89,7 @@ def new_abtest() -> Response:
         return forms.respond(*NEW, {"values": _new_values(), "plan_metrics": metrics})
     body = forms.abtest_body(request.form, creating=True)
     dry_run = forms.validating()
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         checked, created = forms.create(
             conn, ABTestCreateSchema(), management.create_abtest, body, dry_run=dry_run
         )
@@ -107,7 +107,7 @@ def new_abtest() -> Response:
 @bp.get("/abtests/<name>")
 def abtest(name: str) -> Response:
     """The form that edits an A/B test, with the status moves it allows."""
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         return forms.respond(*EDIT, _edit(conn, require_abtest(conn, name)))
 
 
@@ -116,7 +116,7 @@ def update_abtest(name: str) -> Response:
     """Save an A/B test's fields, or check them."""
     checked = forms.load(ABTestUpdateSchema(), forms.abtest_body(request.form, creating=False))
     dry_run = forms.validating()
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         test = require_abtest(conn, name)
         if checked.ok:
             updated = forms.apply(
@@ -135,7 +135,7 @@ def update_abtest(name: str) -> Response:
 def move_abtest(name: str) -> Response:
     """Move an A/B test to another status of its lifecycle, archiving included."""
     checked = forms.load(ABTestUpdateSchema(), {"status": request.form.get("status", "")})
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         test = require_abtest(conn, name)
         if checked.ok:
             moved = forms.apply(checked, conn, management.update_abtest, name, checked.data)

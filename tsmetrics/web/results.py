@@ -39,7 +39,7 @@ def range_params(view: chart_view.ChartView) -> dict[str, str]:
 
 @bp.app_template_global("range_key")
 def range_key(view: chart_view.ChartView) -> str:
-    """The range as static/js/lift-chart.js compares it with a new page URL's."""
+    """The range as static/js/dashboard.js compares it with a new page URL's."""
     if view.is_custom:
         return "|".join((view.range, chart_view.iso_utc(view.start), chart_view.iso_utc(view.end)))
     return view.range
