@@ -34,3 +34,7 @@ default_pass = ${mq_password}
 "
 write broker_url "amqp://tsmetrics:${mq_password}@rabbitmq:5672/%2F"
 write secret_key "$(random)$(random)"
+# The guardrail alerts' webhook (tsmetrics watch): put the receiver's URL in
+# alert_webhook_url (empty: no webhook); the secret signs every POST.
+write alert_webhook_url ""
+write alert_webhook_secret "$(random)$(random)"

@@ -295,6 +295,7 @@ def test_overview_exact_json(client, activity):
                 "metrics": [],
                 "recentSamples": 0,
                 "latestSampleAt": None,
+                "guardrailAlerts": [],
             },
             {
                 "name": "feature_a",
@@ -304,6 +305,7 @@ def test_overview_exact_json(client, activity):
                 "metrics": ["response_time"],
                 "recentSamples": 2,
                 "latestSampleAt": activity.isoformat(),
+                "guardrailAlerts": [],
             },
         ],
     }

@@ -18,9 +18,15 @@ from tsmetrics.settings import BY_NAME, ENV_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_DIR = "/run/secrets/"
-APP_SERVICES = ("migrate", "api", "consumer", "simulator")
+APP_SERVICES = ("migrate", "api", "consumer", "simulator", "watch")
 # Settings holding credentials: the compose file may only pass them as *_FILE.
-CREDENTIALS = {"DATABASE_URL", "SECRET_KEY", "BROKER_URL"}
+CREDENTIALS = {
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "BROKER_URL",
+    "ALERT_WEBHOOK_URL",
+    "ALERT_WEBHOOK_SECRET",
+}
 PASSWORD_IN_URL = re.compile(r"://[^/@:]+:[^/@]+@")
 
 
@@ -100,6 +106,8 @@ def test_tsmetrics_commands_exist(services):
             assert command[1] in set(cli.commands), name
     assert services["migrate"]["command"] == ["tsmetrics", "migrate"]
     assert services["consumer"]["command"] == ["tsmetrics", "consume"]
+    assert services["watch"]["command"] == ["tsmetrics", "watch"]
+    assert "profiles" not in services["watch"]  # alerts run in every deployment
     assert services["simulator"]["command"][:2] == ["tsmetrics", "simulate"]
     assert services["simulator"]["profiles"] == ["demo"]
 
@@ -113,6 +121,9 @@ def test_start_order(services):
     assert consumer["migrate"] == "service_completed_successfully"
     assert consumer["rabbitmq"] == "service_healthy"
     assert _depends(services["simulator"])["rabbitmq"] == "service_healthy"
+    watch = _depends(services["watch"])
+    assert watch["migrate"] == "service_completed_successfully"
+    assert watch["timescaledb"] == "service_healthy"
 
 
 def test_schema_users_wait_for_migrations(services):
@@ -184,6 +195,12 @@ def test_wiring_per_service(services):
     assert {"TSMETRICS_DATABASE_URL", "TSMETRICS_BROKER_URL"} <= variables("consumer")
     assert "TSMETRICS_BROKER_URL" in variables("simulator")
     assert "TSMETRICS_DATABASE_URL" in variables("migrate")
+    assert {
+        "TSMETRICS_DATABASE_URL",
+        "TSMETRICS_ALERT_WEBHOOK_URL",
+        "TSMETRICS_ALERT_WEBHOOK_SECRET",
+        "TSMETRICS_PUBLIC_URL",
+    } <= variables("watch")
     assert _environment(services["timescaledb"])["POSTGRES_PASSWORD_FILE"].startswith(SECRETS_DIR)
 
 
@@ -238,3 +255,14 @@ def test_api_metrics_add_up_over_workers_and_readiness_skips_the_broker(services
     assert environment["PROMETHEUS_MULTIPROC_DIR"].startswith("/dev/shm/")  # noqa: S108 - RAM
     checks = environment.get("TSMETRICS_READY_CHECKS", BY_NAME["READY_CHECKS"].default)
     assert set(checks.split(",")) == {"database", "redis"}  # the API serves without RabbitMQ
+
+
+def test_watch_health_follows_its_heartbeat(services):
+    watch = services["watch"]
+    heartbeat = _environment(watch)["TSMETRICS_WATCH_HEARTBEAT_PATH"]
+    assert heartbeat.startswith("/dev/shm/")  # noqa: S108 - RAM, writable by the app's user
+    probe = " ".join(watch["healthcheck"]["test"])
+    assert f"os.path.getmtime('{heartbeat}')" in probe
+    # Stale after three evaluation intervals (TSMETRICS_WATCH_INTERVAL, 60 s by default).
+    assert "> 180" in probe and BY_NAME["WATCH_INTERVAL"].default * 3 == 180
+    assert "ports" not in watch and "expose" not in watch

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from werkzeug.serving import make_server
 from tests.support.helpers import small_app
 from tests.support.markdown import PAGES, ROOT, Block, autolinks, blocks
 from tsmetrics.demo.seed import seed
+from tsmetrics.guardrails import deliver
 
 DEMO = "http://127.0.0.1:5221"
 SHELL = {"", "sh", "bash", "shell", "console"}
@@ -55,7 +57,34 @@ def _curl_blocks() -> list[tuple[Block, Block | None]]:
 
 CURL_BLOCKS = _curl_blocks()
 DEMO_BLOCKS = [(b, after) for b, after in CURL_BLOCKS if DEMO in b.text]
-PYTHON_BLOCKS = [b for page in PAGES for b in blocks(page) if b.lang == "python"]
+PYTHON_BLOCKS = [
+    b for page in PAGES for b in blocks(page) if b.lang == "python" and "def verify(" not in b.text
+]
+VERIFY_BLOCKS = [
+    b for page in PAGES for b in blocks(page) if b.lang == "python" and "def verify(" in b.text
+]
+
+
+@pytest.mark.parametrize("block", VERIFY_BLOCKS, ids=lambda b: b.where)
+def test_the_documented_signature_check_accepts_what_the_watcher_signs(block):
+    """The receiver's snippet, run as written, agrees with tsmetrics.guardrails.deliver.sign."""
+    assert VERIFY_BLOCKS, "docs/guardrails.md shows how to verify a webhook"
+    namespace: dict = {}
+    exec(compile(block.text, block.where, "exec"), namespace)  # noqa: S102 - our own docs
+    body, now = b'{"id": "x", "state": "raised"}', int(time.time())
+    headers = {
+        "X-TSMetrics-Timestamp": str(now),
+        "X-TSMetrics-Signature": deliver.sign("s3cret", now, body),
+    }
+    assert namespace["verify"]("s3cret", headers, body)
+    assert not namespace["verify"]("s3cret", headers, body + b" ")
+    assert not namespace["verify"]("other", headers, body)
+    old = now - 3600
+    stale = {
+        "X-TSMetrics-Timestamp": str(old),
+        "X-TSMetrics-Signature": deliver.sign("s3cret", old, body),
+    }
+    assert not namespace["verify"]("s3cret", stale, body)
 
 
 def test_every_curl_example_targets_the_demo_or_docker_compose():

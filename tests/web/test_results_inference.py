@@ -15,12 +15,12 @@ from tsmetrics.store import catalogue, plans
 ALWAYS = "Always valid: you may look at any time."
 
 
-PLANNED_END = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
+PLANNED_END = (datetime.now(UTC) + timedelta(days=10)).replace(second=0, microsecond=0)
 
 
 @pytest.fixture
 def planned(db, request):
-    """feature_a, running 5 hours of a 3-day plan, cpu analysed by time, 1% MDE on latency."""
+    """feature_a, running 5 hours of a 10-day plan, cpu analysed by time, 1% MDE on latency."""
     test = request.getfixturevalue("results")
     db.execute("UPDATE metrics SET analysis_unit = 'time' WHERE name = 'cpu'")
     db.execute(

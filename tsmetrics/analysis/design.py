@@ -7,9 +7,10 @@ from metric values, so an A/A test's error rate is what the inference promises:
 - unit `time` compares paired bucket means of a fixed width per test: the
   smallest rollup size that puts at most PLANNED_UNITS_MAX buckets in the
   planned duration (planned end minus start, else DEFAULT_PLANNED_DAYS). A
-  1.5-day plan pairs 1-minute means (2,160 units), a 7-day plan 5-minute means
-  (2,016), a 14-day plan 30-minute means (672). Enough units for the long-run
-  variance and the sequence, few enough that 30 days read in milliseconds.
+  3-day plan pairs 1-minute means (4,320 units), a 14-day plan 5-minute means
+  (4,032), a 30-day plan 30-minute means (1,440): plenty of units for the
+  long-run variance, few enough that 30 days read in tens of milliseconds.
+  tsmetrics.guardrails.tuning applies the same rule, so banners and panel agree.
 - tuning (sequential only), N*, the units at which the sequence is tightest:
   unit `sample`: the test's `sequentialNStar` if set; else `plannedSamples`
   times the expected share of the two variants compared; else the observed rate
@@ -27,7 +28,7 @@ from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.store import catalogue
 
 DEFAULT_PLANNED_DAYS = 14
-PLANNED_UNITS_MAX = 2_500
+PLANNED_UNITS_MAX = 5_000
 DAY = 86_400
 _WIDTHS = sorted(GRANULARITIES.values())
 

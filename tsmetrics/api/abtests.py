@@ -21,7 +21,7 @@ from tsmetrics.schemas.manage import (
 )
 from tsmetrics.schemas.metrics import NAMES_RESPONSE
 from tsmetrics.schemas.overview import OVERVIEW_EXAMPLE, OverviewQueryArgsSchema, OverviewSchema
-from tsmetrics.store import catalogue, overview, plans, series
+from tsmetrics.store import catalogue, guardrails, overview, plans, series
 
 blp = ApiBlueprint(
     "abtests",
@@ -61,14 +61,16 @@ class ABTestByName(MethodView):
     @blp.response(200, ABTestDetailSchema)
     @blp.alt_response(404, description="No such A/B test.")
     def get(self, name):
-        """One A/B test: status, variants (control first), metrics with samples, inference, plans"""
+        """One A/B test: status, variants, metrics with samples, inference, plans, raised alerts"""
         with db.connection() as conn:
             test = require_abtest(conn, name)
             found = series.abtest_overview(conn, test.id)
             planned = plans.metric_plans(conn, test.id)
+            alerts = guardrails.raised_alerts(conn, [test.name])
         return managed(test, planned) | {
             "metrics": found.metric_names,
             "latest_sample_at": found.latest_sample_at,
+            "guardrail_alerts": alerts,
         }
 
     @blp.arguments(ABTestUpdateSchema)

@@ -1,4 +1,4 @@
-"""The `tsmetrics` command: migrate, seed, serve, demo."""
+"""The `tsmetrics` command: migrate, seed, serve, demo, consume, simulate, watch."""
 
 from __future__ import annotations
 
@@ -152,6 +152,38 @@ def consume() -> None:
         serve(consumer, settings)  # throughput, lag and dead letters for Prometheus
     try:
         code = consumer.run()
+    except SchemaMissing as error:
+        raise click.ClickException(str(error)) from None
+    sys.exit(code)
+
+
+@main.command()
+@click.option(
+    "--interval", type=float, help="Seconds between evaluations (default TSMETRICS_WATCH_INTERVAL)."
+)
+@click.option("--once", is_flag=True, help="One round (evaluate, send what is due), then exit.")
+def watch(interval: float | None, once: bool) -> None:
+    """Evaluate the guardrails and POST their alerts; safe to run several (one evaluates)."""
+    import signal
+
+    from tsmetrics.guardrails.watch import SchemaMissing, Watcher
+    from tsmetrics.settings import SettingError
+
+    settings = load_cli_settings()
+    database_url(settings)
+    if interval is not None:
+        if not interval > 0:
+            raise click.UsageError("--interval must be more than 0 seconds.")
+        settings["WATCH_INTERVAL"] = interval
+    _log_to_stderr(settings)
+    try:
+        watcher = Watcher(settings)
+    except SettingError as error:
+        raise click.UsageError(str(error)) from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, watcher.stop)
+    try:
+        code = watcher.run(once=once)
     except SchemaMissing as error:
         raise click.ClickException(str(error)) from None
     sys.exit(code)

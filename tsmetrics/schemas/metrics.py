@@ -10,6 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.granularity import CHOICES
+from tsmetrics.schemas.guardrails import GUARDRAIL_ALERTS_DESCRIPTION, GuardrailAlertSchema
 
 SLUG = validate.Regexp(r"^[a-z0-9_-]{1,50}$", error="Must be 1 to 50 of a-z, 0-9, _ and -.")
 DEFAULT_RANGE = timedelta(days=3)
@@ -167,6 +168,11 @@ class ABTestSchema(ma.Schema):
     startedAt = fields.AwareDateTime(attribute="started_at", allow_none=True)
     endedAt = fields.AwareDateTime(attribute="ended_at", allow_none=True)
     latestSampleAt = fields.AwareDateTime(attribute="latest_sample_at", allow_none=True)
+    guardrailAlerts = fields.List(
+        fields.Nested(GuardrailAlertSchema),
+        attribute="guardrail_alerts",
+        metadata={"description": GUARDRAIL_ALERTS_DESCRIPTION},
+    )
 
 
 class MetricSchema(ma.Schema):

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from tsmetrics.schemas.guardrails import GUARDRAIL_ALERTS_DESCRIPTION, GuardrailAlertSchema
 from tsmetrics.store.catalogue import ABTEST_STATUSES
 
 # The page's search box holds at most this many characters.
@@ -61,6 +62,11 @@ class ABTestSummarySchema(ma.Schema):
         allow_none=True,
         metadata={"description": "The latest sample of any metric; null: none yet."},
     )
+    guardrailAlerts = fields.List(
+        fields.Nested(GuardrailAlertSchema),
+        attribute="guardrail_alerts",
+        metadata={"description": GUARDRAIL_ALERTS_DESCRIPTION},
+    )
 
 
 class OverviewSchema(ma.Schema):
@@ -83,6 +89,7 @@ OVERVIEW_EXAMPLE = {
             "metrics": ["add_to_cart", "response_time"],
             "recentSamples": 172800,
             "latestSampleAt": "2025-11-11T11:59:58+00:00",
+            "guardrailAlerts": [],
         }
     ],
 }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.rows import class_row
 
 from tsmetrics import granularity as gran
+from tsmetrics.store.guardrails import GuardrailAlert, raised_alerts
 
 RECENT = timedelta(hours=24)
 
@@ -24,6 +25,7 @@ class ABTestSummary:
     metric_names: list[str]
     recent_samples: int
     latest_sample_at: datetime | None
+    guardrail_alerts: list[GuardrailAlert] = field(default_factory=list)  # raised ones
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,12 @@ def read_overview(
     search: str | None = None,
     now: datetime | None = None,
 ) -> Overview:
-    """The dashboard overview and its JSON twin: samples of the last 24 h, in whole hours."""
+    """The dashboard overview and its JSON twin: samples of the last 24 h, raised guardrails."""
     # Whole hours of the hourly rollups: the last 24 full hours and the current one.
     since = gran.floor_to((now or datetime.now(UTC)) - RECENT, 3600)
-    return Overview(since, list_abtest_summaries(conn, since=since, status=status, search=search))
+    rows = list_abtest_summaries(conn, since=since, status=status, search=search)
+    alerts: dict[str, list[GuardrailAlert]] = {}
+    for alert in raised_alerts(conn, [row.name for row in rows]) if rows else []:
+        alerts.setdefault(alert.abtest_name, []).append(alert)
+    rows = [replace(row, guardrail_alerts=alerts.get(row.name, [])) for row in rows]
+    return Overview(since, rows)

@@ -21,7 +21,7 @@ from tsmetrics import db
 from tsmetrics import granularity as gran
 from tsmetrics.lookups import require_abtest, require_abtest_and_metric
 from tsmetrics.schemas.overview import SEARCH_MAX
-from tsmetrics.store import catalogue, overview
+from tsmetrics.store import catalogue, guardrails, overview
 from tsmetrics.web import chart_view
 from tsmetrics.web.charts import build_chart, build_charts, script_json
 from tsmetrics.web.htmx import htmx_request, respond, vary_on_htmx
@@ -110,6 +110,7 @@ def abtest(name: str) -> Response:
         with db.connection() as conn:
             test, view = test_and_view(conn, name)
             charts = build_charts(conn, test, view, auto_max_buckets=settings["AUTO_MAX_BUCKETS"])
+            alerts = guardrails.raised_alerts(conn, [test.name])
     except DATABASE_DOWN:
         if not hx.wants_fragment:
             raise
@@ -119,6 +120,7 @@ def abtest(name: str) -> Response:
         "test": test,
         "view": view,
         "charts": charts,
+        "guardrail_alerts": alerts,
         "refresh_url": page_url,
         "presets": chart_view.PRESETS,
         "granularities": (gran.AUTO, *gran.GRANULARITIES),
@@ -127,6 +129,20 @@ def abtest(name: str) -> Response:
     if hx.wants_fragment and hx.trigger == CONTROLS_ID:
         response.headers["HX-Push-Url"] = page_url
     return response
+
+
+@bp.get("/abtests/<name>/guardrails")
+def guardrail_banner(name: str) -> Response:
+    """The A/B test page's banner of raised guardrails; it reloads with the page's refresh."""
+    try:
+        with db.connection() as conn:
+            test = require_abtest(conn, name)
+            alerts = guardrails.raised_alerts(conn, [test.name])
+    except DATABASE_DOWN:
+        # No content: htmx keeps the banner as it was; the charts say the database is down.
+        return vary_on_htmx(make_response("", 204))
+    context = {"test": test, "guardrail_alerts": alerts}
+    return respond("dashboard/_guardrail_banner.html", "dashboard/_guardrail_banner.html", context)
 
 
 @bp.get("/abtests/<name>/charts/<metric>")

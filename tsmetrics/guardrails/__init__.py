@@ -1,0 +1,1 @@
+"""Guardrail alerts: evaluate guarded metrics of running tests, record changes, send webhooks."""
