@@ -1,5 +1,8 @@
 """Creating and changing A/B tests and metrics: the rules that the API and the forms share.
 
+An A/B test's plan (inference, planned end or samples, tuning, and per metric
+the minimum detectable effect and guardrail flag) changes like its other fields.
+
 The lifecycle of an A/B test is draft -> running -> paused/running -> completed
 -> archived (a draft may also be archived unstarted). The store stamps
 started_at, ended_at and archived_at. An archived test is read-only; archiving
@@ -8,13 +11,14 @@ hides a test or metric from the default lists and keeps all of its data.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import psycopg
 
-from tsmetrics.errors import Conflict, Invalid
+from tsmetrics.errors import Conflict, Invalid, UnknownName
 from tsmetrics.lookups import require_abtest, require_metric
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, plans
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "draft": ("running", "archived"),
@@ -31,13 +35,39 @@ def expected_shares(test: catalogue.ABTest) -> list[float]:
     return [w / sum(weights) for w in weights]
 
 
+def _set_plans(conn: psycopg.Connection, test: catalogue.ABTest, given: dict[str, Any]) -> None:
+    """Write {metric name: {mde_relative, guardrail} or None}; Invalid for an unknown metric."""
+    changes = {}
+    for name, plan in given.items():
+        try:
+            metric = require_metric(conn, name, field="metricPlans")
+        except UnknownName as error:
+            raise Invalid("metricPlans", error.message) from None
+        changes[metric.id] = None if plan is None else (plan["mde_relative"], plan["guardrail"])
+    plans.set_metric_plans(conn, test.id, changes)
+
+
+def _check_planned_end(test: catalogue.ABTest, changes: dict[str, Any]) -> None:
+    planned_end = changes.get("planned_end")
+    began = test.started_at
+    if planned_end is not None and began is not None and planned_end <= began:
+        raise Invalid(
+            "plannedEnd",
+            f"Must be after the test's start ({began.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC).",
+        )
+
+
 def create_abtest(conn: psycopg.Connection, fields: dict[str, Any]) -> catalogue.ABTest:
     """A new A/B test from validated fields (name, variants, ...); Conflict when the name exists."""
     fields = dict(fields)
     name = fields.pop("name")
-    created = catalogue.create_abtest(conn, name, **fields)
-    if created is None:
-        raise Conflict("name", f"A/B test {name!r} already exists.")
+    given_plans = fields.pop("metric_plans", None) or {}
+    with conn.transaction():
+        created = catalogue.create_abtest(conn, name, **fields)
+        if created is None:
+            raise Conflict("name", f"A/B test {name!r} already exists.")
+        _check_planned_end(created, fields)
+        _set_plans(conn, created, given_plans)
     return created
 
 
@@ -67,16 +97,21 @@ def _check_transition(test: catalogue.ABTest, status: str) -> None:
 def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> catalogue.ABTest:
     """Apply validated changes (fields and/or status) in one transaction."""
     changes = dict(changes)
+    given_plans = changes.pop("metric_plans", None)
     with conn.transaction():
         test = require_abtest(conn, name)
         status = changes.pop("status", test.status)
-        if test.status == "archived" and (changes or status != "archived"):
+        edits = changes or given_plans is not None
+        if test.status == "archived" and (edits or status != "archived"):
             raise Conflict("status", f"A/B test {name!r} is archived, which is read-only.")
         _check_variants(conn, test, changes)
+        _check_planned_end(test, changes)
         if status != test.status:
             _check_transition(test, status)
         if changes:
             test = catalogue.update_abtest(conn, test.id, changes)
+        if given_plans:
+            _set_plans(conn, test, given_plans)
         if status != test.status:
             moved = catalogue.change_abtest_status(conn, test.id, current=test.status, new=status)
             if moved is None:

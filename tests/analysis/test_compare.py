@@ -79,7 +79,9 @@ def _approx(value, rel=1e-10, abs_=0.0):
 
 
 def test_compare_matches_scipy_on_the_raw_samples(client, dataset):
-    body = strict_json(client.get(f"/abtest/exp/compare?metric=latency&metric=clicks&{WINDOW}"))
+    """Fixed horizon: Welch's test as scipy computes it on the raw samples."""
+    query = f"/abtest/exp/compare?metric=latency&metric=clicks&{WINDOW}&inference=fixed"
+    body = strict_json(client.get(query))
     assert (body["abTest"], body["control"]) == ("exp", "control")
     assert body["start"] == "2025-11-01T00:03:00+00:00"
     assert body["end"] == "2025-11-02T17:43:00+00:00"
@@ -101,7 +103,17 @@ def test_compare_matches_scipy_on_the_raw_samples(client, dataset):
             want = scipy_stats.ttest_ind(values, raw[0], equal_var=False)
             interval = want.confidence_interval(0.95)
             assert comparison["t"] == _approx(want.statistic)
+            assert comparison["statistic"] == comparison["t"]
             assert comparison["df"] == _approx(want.df)
+            assert comparison["units"] == len(values) + len(raw[0])
+            assert comparison["inference"] == {
+                "method": "fixed",
+                "unit": "sample",
+                "unitSeconds": None,
+                "tuning": None,
+                "validity": "Fixed horizon: valid at one look at a size fixed in advance"
+                " (no planned end is set), preliminary before.",
+            }
             assert comparison["pValue"] == _approx(want.pvalue)
             assert comparison["adjustedPValue"] == comparison["pValue"]
             assert comparison["liftCi"] == [_approx(interval.low), _approx(interval.high)]
@@ -271,12 +283,19 @@ def demo(db, database_url):
     )
 
 
-def test_the_demo_effects_are_detected_and_the_aa_pair_is_not(client, demo):
+def _demo_verdicts(client, inference: str) -> dict[str, dict[str, str]]:
     verdicts = {}
     for name in ("feature_a", "feature_b"):
-        body = strict_json(client.get(f"/abtest/{name}/compare?{DEMO_WINDOW}&correction=holm"))
+        query = f"{DEMO_WINDOW}&correction=holm&inference={inference}"
+        body = strict_json(client.get(f"/abtest/{name}/compare?{query}"))
         assert body["srm"]["flagged"] is False
+        assert body["inference"] == inference
         verdicts[name] = {m["metric"]: m["comparisons"][0]["verdict"] for m in body["metrics"]}
+    return verdicts
+
+
+def test_the_demo_effects_are_detected_and_the_aa_pair_is_not(client, demo):
+    verdicts = _demo_verdicts(client, "fixed")
     assert verdicts["feature_a"] == {
         "add_to_cart": "better",
         "cpu_usage": "worse",
@@ -289,6 +308,11 @@ def test_the_demo_effects_are_detected_and_the_aa_pair_is_not(client, demo):
         "ram_usage": "worse",
         "response_time": "inconclusive",
     }
+    # Sequential, one day into a 15-day plan: the large effects already show; the 8%
+    # more clicks not yet (the price of being right at every look).
+    always = _demo_verdicts(client, "sequential")
+    assert always["feature_b"] == verdicts["feature_b"]
+    assert always["feature_a"] == verdicts["feature_a"] | {"add_to_cart": "inconclusive"}
     body = strict_json(client.get(f"/abtest/feature_a/compare?metric=response_time&{DEMO_WINDOW}"))
     relative = body["metrics"][0]["comparisons"][0]["relativeLiftCi"]
     assert relative[0] < -0.10 < relative[1]  # the demo's treatment is 10% faster
@@ -334,6 +358,9 @@ def _problem(response, status):
     ("query", "field"),
     [
         ("/abtest/exp/compare?correction=bonferroni", "correction"),
+        ("/abtest/exp/compare?inference=bayes", "inference"),
+        ("/abtest/exp/compare/over-time?inference=Sequential", "inference"),
+        ("/abtest/exp/plan?inference=", "inference"),
         ("/abtest/exp/compare?start=2025-11-02T00:00:00Z&end=2025-11-01T00:00:00Z", "end"),
         ("/abtest/exp/compare?start=yesterday", "start"),
         ("/abtest/exp/compare?metric=Bad%20Name", "metric"),

@@ -105,7 +105,7 @@ def test_inference_at_looks_and_refusals():
     with pytest.raises(ValueError, match="unknown inference"):
         time_unit.infer_time(series, "bayes", tuning)
     flat = time_unit.PairedMinutes(series.minutes, c, c + 1)
-    assert time_unit.refusal(flat) == "the per-minute difference never varies"
+    assert time_unit.refusal(flat) == "the per-bucket difference never varies"
 
 
 def test_pairing_cancels_a_shared_daily_cycle():

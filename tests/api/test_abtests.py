@@ -96,6 +96,11 @@ def test_create_an_abtest(client, db):
         "startedAt": None,
         "endedAt": None,
         "archivedAt": None,
+        "inference": "sequential",
+        "plannedEnd": None,
+        "plannedSamples": None,
+        "sequentialNStar": None,
+        "metricPlans": {},
     }
     # It appears in the list and the detail at once.
     assert client.get("/abtest").get_json() == ["checkout"]

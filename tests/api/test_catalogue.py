@@ -24,6 +24,7 @@ def test_list_and_read_the_catalogue(client, feature_a):
         "description": "",
         "kind": "mean",
         "higherIsBetter": False,
+        "analysisUnit": "sample",
     }
     assert client.get("/metrics/catalogue").get_json() == [metric]
 
@@ -55,20 +56,24 @@ def test_create_and_change_a_metric(client, db):
         "kind": "mean",
         "higherIsBetter": False,
         "displayDecimals": 1,
+        "analysisUnit": "sample",
         "archived": False,
         "archivedAt": None,
     }
     changed = client.patch(
-        "/metrics/catalogue/checkout_time", json={"unit": "ms", "displayDecimals": 0}
+        "/metrics/catalogue/checkout_time",
+        json={"unit": "ms", "displayDecimals": 0, "analysisUnit": "time"},
     ).get_json()
     assert (changed["unit"], changed["displayDecimals"], changed["kind"]) == ("ms", 0, "mean")
-    # The GET contract is unchanged.
+    assert changed["analysisUnit"] == "time"
+    # The GET contract gained one field, the analysis unit.
     assert client.get("/metrics/catalogue/checkout_time").get_json() == {
         "name": "checkout_time",
         "unit": "ms",
         "description": "Time to pay.",
         "kind": "mean",
         "higherIsBetter": False,
+        "analysisUnit": "time",
     }
 
 
@@ -95,6 +100,8 @@ def test_metric_defaults_and_duplicates(client, db):
         ({"name": "m", "displayDecimals": -1}, "displayDecimals"),
         ({"name": "m", "higherIsBetter": "sometimes"}, "higherIsBetter"),
         ({"name": "m", "archived": True}, "archived"),
+        ({"name": "m", "analysisUnit": "minute"}, "analysisUnit"),
+        ({"name": "m", "analysisUnit": None}, "analysisUnit"),
     ],
 )
 def test_metric_validation_is_a_400_naming_the_field(client, db, payload, field):

@@ -59,7 +59,7 @@ def test_results_panel_and_lift_chart(browser_page):
     # Its own form carries the range it was computed for.
     page.wait_for_selector("#comparison input[name=range][value='6h']", state="attached")
     expect(panel.locator("table.comparison-table")).to_have_count(4)
-    href = panel.locator(".range-summary a").get_attribute("href")
+    href = panel.locator(".range-summary a").first.get_attribute("href")
     assert href.startswith("/abtest/feature_a/compare?start=")
     page.wait_for_load_state("networkidle")  # the lift charts in view load again
     watch.assert_clean()

@@ -23,12 +23,17 @@ def expect(target):
 
 @pytest.fixture
 def ram_guarded(demo_database: str) -> Iterator[psycopg.Connection]:
-    """feature_a's ram_usage as a guardrail, evaluated once; undone afterwards."""
+    """feature_a's ram_usage as a guardrail, evaluated once; the demo's plans restored after."""
     with psycopg.connect(demo_database, autocommit=True) as conn:
+        # The demo seed plans every metric (1% MDE) and guards two of feature_a's.
+        seeded = conn.execute(
+            "SELECT abtest_id, metric_id, mde_relative, guardrail FROM abtest_metric_plans"
+        ).fetchall()
         conn.execute(
             "INSERT INTO abtest_metric_plans (abtest_id, metric_id, guardrail)"
             " SELECT a.id, m.id, true FROM abtests a, metrics m"
             " WHERE a.name = 'feature_a' AND m.name = 'ram_usage'"
+            " ON CONFLICT (abtest_id, metric_id) DO UPDATE SET guardrail = true"
         )
         settings = load_settings({"DATABASE_URL": demo_database}, environ={})
         assert Watcher(settings).run(once=True) == 0
@@ -37,6 +42,12 @@ def ram_guarded(demo_database: str) -> Iterator[psycopg.Connection]:
         finally:
             for table in ("guardrail_deliveries", "guardrail_states", "abtest_metric_plans"):
                 conn.execute(f"DELETE FROM {table}")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO abtest_metric_plans"
+                    " (abtest_id, metric_id, mde_relative, guardrail) VALUES (%s, %s, %s, %s)",
+                    seeded,
+                )
 
 
 def test_banner_names_the_raised_guardrail_and_follows_the_refresh(browser_page, ram_guarded):

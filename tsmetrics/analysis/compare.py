@@ -1,22 +1,24 @@
 """A/B analysis: each treatment against control per metric, and the sample ratio check.
 
 The JSON API and the dashboard both call `compare` and render its result, so
-both show numbers from one computation. Everything comes from the rollups'
-exact count, sum and sum of squares (tsmetrics.store.totals).
+both show numbers from one computation. Unit `sample` metrics come from the
+rollups' exact count, sum and sum of squares, unit `time` ones from the paired
+bucket means (tsmetrics.store.totals); the inference (tsmetrics.analysis.design)
+is the request's or the test's own.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg
 
 from tsmetrics import cache
-from tsmetrics.analysis import stats
+from tsmetrics.analysis import design, judging, stats
 from tsmetrics.lookups import require_abtest, require_metric
-from tsmetrics.store import catalogue, series, totals
+from tsmetrics.store import catalogue, plans, series, totals
 
 
 @dataclass(frozen=True)
@@ -32,17 +34,6 @@ class VariantSummary:
     mean_interval: stats.Interval | None
     total: float | None  # counters only: the sum, and the sum per minute of the window
     rate_per_minute: float | None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One treatment against control: Welch's test, or the reason there is none."""
-
-    variant: str
-    verdict: str
-    welch: stats.Welch | None = None
-    adjusted_p: float | None = None
-    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +57,8 @@ class MetricComparison:
     metric: catalogue.Metric
     variants: list[VariantSummary]
     sample_ratio: SampleRatio
-    comparisons: list[Comparison]
+    comparisons: list[judging.Comparison]
+    mde_relative: float | None = None  # the test's plan for this metric (read with plans)
 
 
 @dataclass(frozen=True)
@@ -78,12 +70,18 @@ class ComparisonReport:
     end: datetime
     correction: str
     alpha: float
+    inference: str
     metrics: list[MetricComparison]
 
     @property
     def family_size(self) -> int:
         """How many p-values the correction adjusted together."""
-        return sum(1 for m in self.metrics for c in m.comparisons if c.welch is not None)
+        return sum(1 for m in self.metrics for c in m.comparisons if c.result is not None)
+
+    @property
+    def validity(self) -> str:
+        """What the numbers may be trusted for, in words."""
+        return design.validity(self.inference, self.abtest)
 
     @property
     def srm_flagged(self) -> list[str]:
@@ -149,73 +147,81 @@ def _summary(
     )
 
 
-def refusal(control: str, c: stats.Moments, treatment: str, t: stats.Moments) -> str | None:
-    """Why Welch's test cannot compare these two variants, or None when it can."""
-    if c.n == 0 and t.n == 0:
-        return "no samples in the window"
-    for name, moments in ((control, c), (treatment, t)):
-        if moments.n < 2:
-            return f"fewer than 2 samples in {name}"
-    if c.variance == 0 and t.variance == 0:
-        return "zero variance in both variants"
-    return None
-
-
-def _welch(control: stats.Moments, treatment: stats.Moments, alpha: float) -> stats.Welch | None:
-    result = stats.welch(control, treatment, alpha)
-    numbers = [result.lift, result.t, result.df, result.p_value]
-    numbers += [result.lift_interval.low, result.lift_interval.high]
-    # Samples near the float range could overflow; JSON must never carry NaN.
-    return result if all(math.isfinite(x) for x in numbers) else None
-
-
-def _compare_metric(abtest, metric, totals, minutes, alpha) -> MetricComparison:
+def _compare_metric(window, metric, totals, paired, mde) -> MetricComparison:
+    abtest = window.abtest
     rows = [totals.get((metric.id, position)) for position in range(len(abtest.variants))]
     moments = [
         stats.Moments.from_sums(r.n, r.total, r.total_sq) if r else stats.Moments.from_sums(0, 0, 0)
         for r in rows
     ]
+    minutes = window.seconds / 60
     variants = [
         _summary(name, metric, row, m, minutes)
         for name, row, m in zip(abtest.variants, rows, moments, strict=True)
     ]
-    comparisons = []
-    for position in range(1, len(abtest.variants)):
-        name = abtest.variants[position]
-        why = refusal(abtest.variants[0], moments[0], name, moments[position])
-        result = None if why else _welch(moments[0], moments[position], alpha)
-        if why is None and result is None:
-            why = "the numbers are beyond double precision"
-        comparisons.append(Comparison(name, "inconclusive", result, refusal=why))
+    comparisons = [
+        judging.judge(
+            window,
+            metric,
+            position,
+            moments,
+            judging.paired(paired.get((metric.id, position))),
+            mde,
+        )
+        for position in range(1, len(abtest.variants))
+    ]
     observed = [m.n for m in moments]
     if sum(observed):
         weights = abtest.expected_split or [1.0] * len(observed)
         ratio = SampleRatio(observed, stats.chi_squared(observed, weights))
     else:
         ratio = SampleRatio(observed, None, "no samples in the window")
-    return MetricComparison(metric, variants, ratio, comparisons)
+    return MetricComparison(metric, variants, ratio, comparisons, mde)
 
 
 def _apply_correction(
     metrics: list[MetricComparison], correction: str, alpha: float
 ) -> list[MetricComparison]:
-    tested = [(m, c) for m in metrics for c in m.comparisons if c.welch is not None]
-    adjusted = stats.adjust([c.welch.p_value for _, c in tested], correction)
-    by_id = {id(c): p for (_, c), p in zip(tested, adjusted, strict=True)}
+    tested = [c for m in metrics for c in m.comparisons if c.result is not None]
+    adjusted = dict(
+        zip(
+            map(id, tested),
+            stats.adjust([c.result.p_value for c in tested], correction),
+            strict=True,
+        )
+    )
     result = []
     for m in metrics:
         comparisons = []
         for c in m.comparisons:
-            if c.welch is None:
-                comparisons.append(c)
-                continue
-            p = by_id[id(c)]
-            better = m.metric.higher_is_better
-            comparisons.append(
-                Comparison(c.variant, stats.verdict(c.welch.lift, p, better, alpha), c.welch, p)
-            )
-        result.append(MetricComparison(m.metric, m.variants, m.sample_ratio, comparisons))
+            if c.result is not None:
+                p = adjusted[id(c)]
+                better = m.metric.higher_is_better
+                verdict = stats.verdict(c.result.lift, p, better, alpha)
+                c = replace(c, verdict=verdict, adjusted_p=p)
+            comparisons.append(c)
+        result.append(replace(m, comparisons=comparisons))
     return result
+
+
+def paired_means(
+    conn: psycopg.Connection, window: judging.Window, metrics: list[catalogue.Metric]
+) -> dict[tuple[int, int], totals.PairedMinuteMeans]:
+    """The paired bucket means of the unit `time` metrics, by (metric id, treatment position)."""
+    timed = [m.id for m in metrics if m.analysis_unit == "time"]
+    first, last = window.paired_range()
+    if not timed or first >= last:
+        return {}
+    rows = totals.paired_minute_means(
+        conn,
+        abtest_id=window.abtest.id,
+        metric_ids=timed,
+        variants=len(window.abtest.variants),
+        start=first,
+        end=last,
+        seconds=window.width,
+    )
+    return {(r.metric_id, r.variant): r for r in rows}
 
 
 def compare(
@@ -227,11 +233,19 @@ def compare(
     end: datetime | None = None,
     correction: str = "none",
     alpha: float = stats.ALPHA,
+    inference: str | None = None,
+    with_plans: bool = False,
 ) -> ComparisonReport:
-    """Every treatment against control for each metric over [start, end), whole minutes."""
+    """Every treatment against control for each metric over [start, end), whole minutes.
+
+    `inference` defaults to the test's own; `with_plans` adds each comparison's plan.
+    """
     abtest = resolve_abtest(conn, abtest_name)
     metrics = resolve_metrics(conn, abtest, metric_names)
     low, high = resolve_window(conn, abtest, start, end)
+    chosen = design.choose(abtest, inference)
+    width = design.unit_seconds(abtest, datetime.fromtimestamp(low, UTC))
+    window = judging.Window(abtest, chosen, alpha, low, high, width, with_plans)
     # Through the query cache: the same rows, validated against the database.
     rows = cache.variant_totals(
         conn,
@@ -241,14 +255,18 @@ def compare(
         start=low,
         end=high,
     )
-    totals = {(r.metric_id, r.variant): r for r in rows}
-    minutes = (high - low) / 60
-    compared = [_compare_metric(abtest, m, totals, minutes, alpha) for m in metrics]
+    totals_by = {(r.metric_id, r.variant): r for r in rows}
+    paired = paired_means(conn, window, metrics)
+    mdes = {}
+    if with_plans:
+        mdes = {p.metric_id: p.mde_relative for p in plans.metric_plans(conn, abtest.id)}
+    compared = [_compare_metric(window, m, totals_by, paired, mdes.get(m.id)) for m in metrics]
     return ComparisonReport(
         abtest=abtest,
         start=datetime.fromtimestamp(low, UTC),
         end=datetime.fromtimestamp(high, UTC),
         correction=correction,
         alpha=alpha,
+        inference=chosen,
         metrics=_apply_correction(compared, correction, alpha),
     )

@@ -180,6 +180,43 @@ def from_estimates(
     )
 
 
+def inferences(
+    looks: Looks, variance, relative_variance, tuning: Tuning, unit: str
+) -> list[Inference | None]:
+    """from_estimates at every look of `looks` at once; None where a number is not finite."""
+    numbers = np.stack([looks.lift, looks.half_width, looks.z, looks.p_value])
+    with np.errstate(invalid="ignore"):
+        usable = (np.isfinite(numbers).all(axis=0) & (np.asarray(variance) > 0)).tolist()
+        known = (np.isfinite(looks.relative_lift) & (np.asarray(relative_variance) > 0)).tolist()
+    columns = [
+        a.tolist()
+        for a in (looks.lift, looks.half_width, looks.relative_lift, looks.relative_half_width)
+    ]
+    out: list[Inference | None] = []
+    rows = zip(usable, known, *columns, looks.z.tolist(), looks.p_value.tolist(), strict=True)
+    for k, (ok, relative_known, lift, half, relative, relative_half, z, p) in enumerate(rows):
+        if not ok:
+            out.append(None)
+            continue
+        out.append(
+            Inference(
+                inference="sequential",
+                unit=unit,
+                lift=lift,
+                lift_interval=interval(lift, half),
+                relative_lift=relative if math.isfinite(relative) else None,
+                relative_interval=interval(relative, relative_half) if relative_known else None,
+                p_value=p,
+                statistic=z,
+                df=None,
+                units=int(looks.units[k]),
+                tuning=tuning,
+                alpha=tuning.alpha,
+            )
+        )
+    return out
+
+
 def sequential(control: stats.Moments, treatment: stats.Moments, tuning: Tuning) -> Inference:
     """The confidence sequence of treatment minus control (n >= 2 each, some variance)."""
     if control.n < 2 or treatment.n < 2:

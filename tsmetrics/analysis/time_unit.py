@@ -167,11 +167,14 @@ def refusal(series: PairedMinutes) -> str | None:
     if len(series.minutes) < MIN_MINUTES:
         return f"fewer than {MIN_MINUTES} minutes with samples in both variants"
     if not np.any(series.treatment - series.control != (series.treatment - series.control)[0]):
-        return "the per-minute difference never varies"
+        return "the per-bucket difference never varies"
     return None
 
 
-def _inference(looks: TimeLooks, index: int, inference: str, tuning: sequential.Tuning):
+def inference_at(
+    looks: TimeLooks, index: int, inference: str, tuning: sequential.Tuning
+) -> sequential.Inference:
+    """The comparison at look `index` of `looks` (its variance must be > 0)."""
     units = int(looks.units[index])
     relative = float(looks.relative_lift[..., index])
     relative_variance = float(looks.relative_variance[..., index])
@@ -201,4 +204,4 @@ def infer_time(
     if ends.size and ends.min() + 1 < MIN_MINUTES:
         raise ValueError(f"a look needs at least {MIN_MINUTES} paired minutes")
     looks = time_looks(series.control, series.treatment, ends)
-    return [_inference(looks, index, inference, tuning) for index in range(len(ends))]
+    return [inference_at(looks, index, inference, tuning) for index in range(len(ends))]

@@ -2,22 +2,33 @@
 
 Staff read it to see when a result settled and to spot novelty effects (a
 lift that fades). Point k holds everything from the window's start to the end
-of bucket k, so the last point is the comparison of the whole window.
+of bucket k, so the last point is the comparison of the whole window. Each
+point is a look, judged by the same inference and tuning as the whole window:
+with `sequential` the band drawn is the confidence sequence, valid at every
+point at once; with `fixed` each point's interval is valid only alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 
+import numpy as np
 import psycopg
 
 from tsmetrics import granularity as gran
-from tsmetrics.analysis import compare, stats
+from tsmetrics.analysis import (
+    compare,
+    cumulative,
+    design,
+    judging,
+    sequential,
+    stats,
+    time_unit,
+)
 from tsmetrics.store import catalogue, totals
 
-MAX_POINTS = 1000  # per series: each point is a Welch test with two t quantiles
+MAX_POINTS = 1000  # per series: a fixed-horizon point is a Welch test with two t quantiles
 AUTO_POINTS = 200  # `auto` picks the finest granularity with at most this many
 
 
@@ -27,20 +38,21 @@ class TooManyPoints(ValueError):
 
 @dataclass(frozen=True)
 class TimelinePoint:
-    """The comparison of all data up to `t` (a bucket end, epoch seconds)."""
+    """The comparison of all data up to `t` (a bucket end, epoch seconds): one look."""
 
     t: int
     control_count: int
     treatment_count: int
-    welch: stats.Welch | None
+    result: sequential.Inference | None
     refusal: str | None
 
 
 @dataclass(frozen=True)
 class TreatmentTimeline:
-    """The cumulative comparison of one treatment against control."""
+    """The cumulative comparison of one treatment against control, every look by `method`."""
 
     variant: str
+    method: judging.Method
     points: list[TimelinePoint]
 
 
@@ -61,6 +73,7 @@ class Timeline:
     start: datetime
     end: datetime
     alpha: float
+    inference: str
     metrics: list[MetricTimeline]
 
 
@@ -77,35 +90,100 @@ def _window(low: int, high: int, granularity: str) -> tuple[str, int, int]:
     return resolved, low, high
 
 
-def _point(t: int, control: stats.Moments, treatment: stats.Moments, names, alpha):
-    why = compare.refusal(names[0], control, names[1], treatment)
-    result = None
-    if why is None:
-        result = stats.welch(control, treatment, alpha)
-    return TimelinePoint(t, control.n, treatment.n, result, why)
+def _time_looks(window, series, method, ends_at) -> list[tuple[sequential.Inference | None, str]]:
+    """The unit `time` at each look ending at `ends_at` (epoch s): (result, refusal)."""
+    # A bucket belongs to a look once it has ended by the look's end.
+    ends = np.searchsorted(series.minutes + window.width, np.asarray(ends_at), side="right") - 1
+    enough = ends + 1 >= time_unit.MIN_MINUTES
+    too_few = judging.too_few_buckets(window.width)
+    out: list[tuple[sequential.Inference | None, str]] = [(None, too_few)] * len(ends)
+    if not enough.any():
+        return out
+    valid = np.flatnonzero(enough)
+    looks = time_unit.time_looks(series.control, series.treatment, ends[valid])
+    tuning = method.tuned.tuning
+    if method.inference == "sequential":
+        sequence = sequential.sequence_looks(
+            looks.lift,
+            looks.variance,
+            looks.relative_lift,
+            looks.relative_variance,
+            looks.units,
+            tuning,
+        )
+        results = sequential.inferences(
+            sequence, looks.variance, looks.relative_variance, tuning, "time"
+        )
+    else:
+        results = [
+            time_unit.inference_at(looks, index, "fixed", tuning)
+            if looks.variance[index] > 0
+            else None
+            for index in range(len(valid))
+        ]
+    for look, result in zip(valid, results, strict=True):
+        out[look] = (result, "" if result else "the per-bucket difference never varies")
+    return out
 
 
-def _metric_timeline(abtest, metric, rows, seconds, alpha) -> MetricTimeline:
-    count = len(abtest.variants)
-    running = [[0, Fraction(0), Fraction(0)] for _ in range(count)]
-    points: list[list[TimelinePoint]] = [[] for _ in range(count)]
-    by_bucket: dict[int, list[totals.BucketTotals]] = {}
-    for row in rows:
-        if row.metric_id == metric.id:
-            by_bucket.setdefault(row.bucket, []).append(row)
-    for bucket, bucket_rows in sorted(by_bucket.items()):
-        for row in bucket_rows:
-            # Fractions: Decimal addition would round at 28 digits.
-            sums = running[row.variant]
-            sums[0] += row.n
-            sums[1] += Fraction(row.total)
-            sums[2] += Fraction(row.total_sq)
-        moments = [stats.Moments(n, total, sq) for n, total, sq in running]
-        for position in range(1, count):
-            names = (abtest.variants[0], abtest.variants[position])
-            point = _point(bucket + seconds, moments[0], moments[position], names, alpha)
-            points[position].append(point)
-    treatments = [TreatmentTimeline(abtest.variants[p], points[p]) for p in range(1, count)]
+def _sample_looks(method, running, scale, position, valid) -> list:
+    control, treatment = running[0], running[position]
+    if method.inference == "sequential":
+        est = cumulative.estimates(control, treatment, valid, scale)
+        tuning = method.tuned.tuning
+        looks = sequential.sequence_looks(
+            est.lift, est.variance, est.relative_lift, est.relative_variance, est.units, tuning
+        )
+        return sequential.inferences(looks, est.variance, est.relative_variance, tuning, "sample")
+    return [
+        judging.judge_samples(control.moments(k, scale), treatment.moments(k, scale), method)
+        for k in valid
+    ]
+
+
+def _treatment(window, metric, looked, position, series) -> TreatmentTimeline:
+    ends_at, running, scale = looked
+    control, treatment = running[0], running[position]
+    names = (window.abtest.variants[0], window.abtest.variants[position])
+    last = len(ends_at) - 1
+    units = control.n[last] + treatment.n[last] if ends_at else 0
+    method = window.method(metric, position, units)
+    why = [
+        judging.refusal_of(
+            names,
+            (control.n[k], treatment.n[k]),
+            control.spread(k, scale) == 0 and treatment.spread(k, scale) == 0,
+        )
+        for k in range(len(ends_at))
+    ]
+    valid = [k for k, reason in enumerate(why) if reason is None]
+    results: dict[int, sequential.Inference | None] = {}
+    if metric.analysis_unit == "time":
+        for k, (result, reason) in zip(
+            valid, _time_looks(window, series, method, [ends_at[k] for k in valid]), strict=True
+        ):
+            results[k], why[k] = result, reason or None
+    elif valid:
+        results = dict(
+            zip(valid, _sample_looks(method, running, scale, position, valid), strict=True)
+        )
+    points = []
+    for k, t in enumerate(ends_at):
+        result = results.get(k)
+        reason = why[k] or (None if result else "the numbers are beyond double precision")
+        points.append(TimelinePoint(t, control.n[k], treatment.n[k], result, reason))
+    return TreatmentTimeline(names[1], method, points)
+
+
+def _metric_timeline(window, metric, rows, seconds, paired) -> MetricTimeline:
+    buckets, running, scale = cumulative.running_sums(rows, metric.id, len(window.abtest.variants))
+    looked = ([bucket + seconds for bucket in buckets], running, scale)
+    treatments = [
+        _treatment(
+            window, metric, looked, position, judging.paired(paired.get((metric.id, position)))
+        )
+        for position in range(1, len(window.abtest.variants))
+    ]
     return MetricTimeline(metric, treatments)
 
 
@@ -118,15 +196,20 @@ def timeline(
     end: datetime | None = None,
     granularity: str = gran.AUTO,
     alpha: float = stats.ALPHA,
+    inference: str | None = None,
 ) -> Timeline:
-    """Cumulative comparisons at the end of every bucket that has samples.
+    """Cumulative comparisons at the end of every bucket that has samples: the looks.
 
-    The window is that of `compare.compare`, widened to whole buckets.
+    The window is that of `compare.compare`, widened to whole buckets; every look
+    uses the same inference and tuning as the comparison of the whole window.
     """
     abtest = compare.resolve_abtest(conn, abtest_name)
     metrics = compare.resolve_metrics(conn, abtest, metric_names)
     resolved, low, high = _window(*compare.resolve_window(conn, abtest, start, end), granularity)
     seconds = gran.GRANULARITIES[resolved]
+    chosen = design.choose(abtest, inference)
+    width = design.unit_seconds(abtest, datetime.fromtimestamp(low, UTC))
+    window = judging.Window(abtest, chosen, alpha, low, high, width)
     rows = totals.bucket_totals(
         conn,
         abtest_id=abtest.id,
@@ -136,11 +219,13 @@ def timeline(
         start=low,
         end=high,
     )
+    paired = compare.paired_means(conn, window, metrics)
     return Timeline(
         abtest=abtest,
         granularity=resolved,
         start=datetime.fromtimestamp(low, UTC),
         end=datetime.fromtimestamp(high, UTC),
         alpha=alpha,
-        metrics=[_metric_timeline(abtest, m, rows, seconds, alpha) for m in metrics],
+        inference=chosen,
+        metrics=[_metric_timeline(window, m, rows, seconds, paired) for m in metrics],
     )

@@ -5,8 +5,6 @@ Archiving is a change like any other: PATCH an A/B test with {"status": "archive
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import orjson
 from flask import Response, url_for
 from flask.views import MethodView
@@ -14,15 +12,16 @@ from flask.views import MethodView
 from tsmetrics import db, management
 from tsmetrics.api.blueprint import ApiBlueprint
 from tsmetrics.lookups import require_abtest
+from tsmetrics.schemas.inference import ABTestDetailSchema, managed
 from tsmetrics.schemas.manage import (
     ABTestCreateSchema,
     ABTestUpdateSchema,
     ListQueryArgsSchema,
     ManagedABTestSchema,
 )
-from tsmetrics.schemas.metrics import NAMES_RESPONSE, ABTestSchema
+from tsmetrics.schemas.metrics import NAMES_RESPONSE
 from tsmetrics.schemas.overview import OVERVIEW_EXAMPLE, OverviewQueryArgsSchema, OverviewSchema
-from tsmetrics.store import catalogue, guardrails, overview, series
+from tsmetrics.store import catalogue, guardrails, overview, plans, series
 
 blp = ApiBlueprint(
     "abtests",
@@ -48,25 +47,27 @@ class ABTests(MethodView):
     @blp.response(201, ManagedABTestSchema)
     @blp.alt_response(409, description="An A/B test of this name exists.")
     def post(self, fields):
-        """Create an A/B test (draft unless status is running)"""
+        """Create an A/B test (draft unless status is running; inference sequential by default)"""
         with db.write_connection() as conn:
             test = management.create_abtest(conn, fields)
-        return test, 201, {"Location": url_for("abtests.ABTestByName", name=test.name)}
+            body = managed(test, plans.metric_plans(conn, test.id))
+        return body, 201, {"Location": url_for("abtests.ABTestByName", name=test.name)}
 
 
 @blp.route("/abtest/<name>")
 class ABTestByName(MethodView):
     """One A/B test."""
 
-    @blp.response(200, ABTestSchema)
+    @blp.response(200, ABTestDetailSchema)
     @blp.alt_response(404, description="No such A/B test.")
     def get(self, name):
-        """One A/B test: status, variants (control first), metrics with samples, raised alerts"""
+        """One A/B test: status, variants, metrics with samples, inference, plans, raised alerts"""
         with db.connection() as conn:
             test = require_abtest(conn, name)
             found = series.abtest_overview(conn, test.id)
+            planned = plans.metric_plans(conn, test.id)
             alerts = guardrails.raised_alerts(conn, [test.name])
-        return asdict(test) | {
+        return managed(test, planned) | {
             "metrics": found.metric_names,
             "latest_sample_at": found.latest_sample_at,
             "guardrail_alerts": alerts,
@@ -82,10 +83,11 @@ class ABTestByName(MethodView):
         Only the fields given change. Status moves: draft -> running | archived;
         running -> paused | completed; paused -> running | completed;
         completed -> archived. An archived test is read-only and hidden from
-        GET /abtest (its data stay).
+        GET /abtest (its data stay). `metricPlans` changes only the metrics it names.
         """
         with db.write_connection() as conn:
-            return management.update_abtest(conn, name, changes)
+            test = management.update_abtest(conn, name, changes)
+            return managed(test, plans.metric_plans(conn, test.id))
 
 
 @blp.route("/overview")

@@ -18,7 +18,8 @@ from tsmetrics.schemas.analysis import (
     OverTimeQueryArgsSchema,
     OverTimeResponseSchema,
 )
-from tsmetrics.schemas.analysis_bodies import comparison_json, timeline_json
+from tsmetrics.schemas.analysis_bodies import comparison_json, plan_json, timeline_json
+from tsmetrics.schemas.plan import PlanQueryArgsSchema, PlanResponseSchema
 
 blp = ApiBlueprint(
     "analysis",
@@ -40,15 +41,21 @@ class Compare(MethodView):
     @blp.response(200, CompareResponseSchema)
     @blp.alt_response(404, description="Unknown A/B test or metric.")
     def get(self, name, **args):
-        """Each treatment against control per metric: Welch's t-test, lift, SRM check
+        """Each treatment against control per metric: lift, interval, p-value, verdict, SRM check
 
-        Per variant: count, mean, standard deviation, min, max (and sum and rate per
-        minute for counters). Per treatment: absolute and relative lift with 95%
-        intervals, Welch's two-sided p-value (optionally Holm or Benjamini-Hochberg
-        adjusted over every comparison in the response) and a verdict that follows
-        the metric's direction. A comparison that cannot be made says why in
-        `refusal`, with null numbers. Sample ratio mismatch: chi-squared test of the
-        counts against the expected split, flagged at p < 0.001.
+        `inference` (default: the A/B test's own) chooses `sequential`, always valid:
+        a 95% confidence sequence for the absolute and relative lift and an
+        always-valid p-value, so an A/A test is called better or worse at any look,
+        however many, with probability at most 5%; or `fixed`: Welch's t-test, valid
+        at one look at the planned end only. Each comparison says which (`inference`:
+        method, unit, tuning, validity). A metric's analysis unit is `sample`
+        (independent samples) or `time` (paired bucket means of the variants, for
+        autocorrelated gauges). Per variant: count, mean, standard deviation, min,
+        max (and sum and rate per minute for counters). Holm or Benjamini-Hochberg
+        adjust the p-values over every comparison in the response; the verdict
+        follows the metric's direction. A comparison that cannot be made says why
+        in `refusal`, with null numbers. Sample ratio mismatch: chi-squared test of
+        the counts against the expected split, flagged at p < 0.001.
         """
         with db.connection() as conn:
             report = compare.compare(
@@ -58,8 +65,40 @@ class Compare(MethodView):
                 start=args.get("start"),
                 end=args.get("end"),
                 correction=args["correction"],
+                inference=args.get("inference"),
             )
         return _json(comparison_json(report))
+
+
+@blp.route("/<name>/plan")
+class Plan(MethodView):
+    """How long to run."""
+
+    @blp.arguments(PlanQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, PlanResponseSchema)
+    @blp.alt_response(404, description="Unknown A/B test or metric.")
+    def get(self, name, **args):
+        """Per metric and treatment: the effect detectable now, and when the planned MDE will be
+
+        At the current traffic (units per second over the window, 0 unless the test
+        is running) and the observed variance: the smallest absolute and relative
+        effect detected with 80% power at alpha 0.05 by the inference in use
+        (`inference`, default the test's own), and for a metric with a planned
+        minimum detectable effect (the test's `metricPlans`), the units needed and
+        the time (`detectableAt`) it becomes detectable, or `when`: `not at the
+        current rate`.
+        """
+        with db.connection() as conn:
+            report = compare.compare(
+                conn,
+                abtest_name=name,
+                metric_names=args["metric"],
+                start=args.get("start"),
+                end=args.get("end"),
+                inference=args.get("inference"),
+                with_plans=True,
+            )
+        return _json(plan_json(report))
 
 
 @blp.route("/<name>/compare/over-time")
@@ -70,11 +109,14 @@ class CompareOverTime(MethodView):
     @blp.response(200, OverTimeResponseSchema)
     @blp.alt_response(404, description="Unknown A/B test or metric.")
     def get(self, name, **args):
-        """Cumulative lift of each treatment with its 95% interval, bucket by bucket
+        """Cumulative lift of each treatment with its 95% interval, bucket by bucket: the looks
 
         Point `t` (a bucket end) compares everything from the window's start up to
         `t`: watch when the interval settles, and whether an early lift fades
-        (a novelty effect). Points are given for buckets with samples.
+        (a novelty effect). Points are given for buckets with samples. Every point
+        is judged by the same inference and tuning (`inference`, default the
+        test's own): with `sequential` the intervals form a confidence sequence,
+        valid at every point at once; with `fixed` each is valid alone only.
         """
         try:
             with db.connection() as conn:
@@ -85,6 +127,7 @@ class CompareOverTime(MethodView):
                     start=args.get("start"),
                     end=args.get("end"),
                     granularity=args["granularity"],
+                    inference=args.get("inference"),
                 )
         except timeline.TooManyPoints as error:
             abort(400, message=str(error), errors={"granularity": [str(error)]})

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from tsmetrics.demo import synthetic
-from tsmetrics.store import catalogue, samples, series
+from tsmetrics.store import catalogue, plans, samples, series
 from tsmetrics.telemetry.progress import Progress
 
 DAY = 86_400
@@ -32,9 +32,12 @@ class SeedReport:
         return self.samples / self.seconds if self.seconds > 0 else 0.0
 
 
-def ensure_catalogue(conn: psycopg.Connection, days: int) -> tuple[dict[str, int], dict[str, int]]:
-    """Create the demo tests and metrics when missing; return their ids by name."""
-    started = datetime.now(UTC) - timedelta(days=days)
+def ensure_catalogue(
+    conn: psycopg.Connection, days: int, now: datetime | None = None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Create the demo tests, metrics and plans when missing; return their ids by name."""
+    now = now or datetime.now(UTC)
+    started = now - timedelta(days=days)
     with conn.transaction():
         metric_ids = {
             m.name: catalogue.ensure_metric(
@@ -44,6 +47,7 @@ def ensure_catalogue(conn: psycopg.Connection, days: int) -> tuple[dict[str, int
                 kind=m.kind,
                 description=m.description,
                 higher_is_better=m.higher_is_better,
+                analysis_unit=m.analysis_unit,
             ).id
             for m in synthetic.METRICS
         }
@@ -56,9 +60,16 @@ def ensure_catalogue(conn: psycopg.Connection, days: int) -> tuple[dict[str, int
                 description=t.description,
                 status="running",
                 started_at=started,
+                planned_end=now + timedelta(days=synthetic.PLANNED_DAYS_AHEAD),
             ).id
             for t in synthetic.TESTS
         }
+        for test in synthetic.TESTS:
+            wanted = {
+                metric_ids[m.name]: (synthetic.PLANNED_MDE, m.name in test.guardrails)
+                for m in synthetic.METRICS
+            }
+            plans.set_metric_plans(conn, abtest_ids[test.name], wanted, replace=False)
     return abtest_ids, metric_ids
 
 
@@ -143,7 +154,7 @@ def seed(
     """
     end_s = int((now or datetime.now(UTC)).timestamp())
     with connect() as conn:
-        abtest_ids, metric_ids = ensure_catalogue(conn, days)
+        abtest_ids, metric_ids = ensure_catalogue(conn, days, now)
         if reset:
             for abtest_id in abtest_ids.values():
                 series.delete_abtest_data(conn, abtest_id)

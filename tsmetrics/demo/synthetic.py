@@ -28,6 +28,7 @@ class DemoMetric:
     kind: str
     higher_is_better: bool
     description: str
+    analysis_unit: str = "sample"  # gauges: "time" (paired bucket means; see analysis.time_unit)
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,15 @@ class DemoTest:
     title: str
     description: str
     effects: dict[str, float]
+    guardrails: tuple[str, ...] = ()  # alert when significantly worse (always-valid inference)
 
 
 METRICS = (
     DemoMetric("response_time", "ms", "mean", False, "Server time to answer a request."),
-    DemoMetric("cpu_usage", "%", "mean", False, "CPU use of the serving instance."),
-    DemoMetric("ram_usage", "MB", "mean", False, "Resident memory of the serving instance."),
+    DemoMetric("cpu_usage", "%", "mean", False, "CPU use of the serving instance.", "time"),
+    DemoMetric(
+        "ram_usage", "MB", "mean", False, "Resident memory of the serving instance.", "time"
+    ),
     DemoMetric("add_to_cart", "clicks", "sum", True, "Add-to-cart clicks in the interval."),
 )
 TESTS = (
@@ -53,6 +57,7 @@ TESTS = (
         "Treatment skips the cart review step.",
         # Faster and more clicks, at a small CPU and memory cost.
         {"response_time": 0.90, "cpu_usage": 1.04, "ram_usage": 1.02, "add_to_cart": 1.08},
+        guardrails=("response_time", "cpu_usage"),
     ),
     DemoTest(
         "feature_b",
@@ -62,6 +67,10 @@ TESTS = (
     ),
 )
 VARIANTS = ["control", "treatment"]
+# Every demo test plans to detect a 1% change of each metric, and to end two
+# weeks after the demo is first seeded.
+PLANNED_MDE = 0.01
+PLANNED_DAYS_AHEAD = 14
 METRIC_NAMES = tuple(metric.name for metric in METRICS)
 
 

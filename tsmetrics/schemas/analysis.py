@@ -13,6 +13,7 @@ from tsmetrics.schemas.manage import FlatList
 
 # Shared with GET /metrics so that both refuse and repair dates alike.
 from tsmetrics.schemas.metrics import SLUG, TimeRangeArgsSchema, datetime_arg
+from tsmetrics.store.catalogue import ANALYSIS_UNITS, INFERENCES
 
 _WINDOW = (
     " The window is widened to whole minutes. Default: from the test's start (or first"
@@ -42,7 +43,21 @@ class _WindowArgsSchema(TimeRangeArgsSchema):
             raise ma.ValidationError({"end": ["Must be after start."]})
 
 
-class CompareQueryArgsSchema(_WindowArgsSchema):
+class InferenceArgsSchema(_WindowArgsSchema):
+    """A window and an inference."""
+
+    inference = fields.String(
+        validate=validate.OneOf(INFERENCES),
+        metadata={
+            "description": "`sequential` (always valid: a confidence sequence and an always-valid"
+            " p-value, right at any number of looks) or `fixed` (Welch's t-test, valid once, at"
+            " the planned end). Default: the A/B test's own `inference`.",
+            "example": "sequential",
+        },
+    )
+
+
+class CompareQueryArgsSchema(InferenceArgsSchema):
     """Query parameters of GET /abtest/{name}/compare."""
 
     correction = fields.String(
@@ -56,7 +71,7 @@ class CompareQueryArgsSchema(_WindowArgsSchema):
     )
 
 
-class OverTimeQueryArgsSchema(_WindowArgsSchema):
+class OverTimeQueryArgsSchema(InferenceArgsSchema):
     """Query parameters of GET /abtest/{name}/compare/over-time."""
 
     granularity = fields.String(
@@ -94,24 +109,69 @@ class VariantResultSchema(ma.Schema):
     ratePerMinute = fields.Float(**_NUMBER, metadata={"description": "Counters only."})
 
 
+class TuningSchema(ma.Schema):
+    """The confidence sequence's tuning: tightest near N* units."""
+
+    nStar = fields.Float(metadata={"description": "N*, in units (samples or buckets)."})
+    rho = fields.Float(metadata={"description": "The normal mixture's rho, from N* and alpha."})
+    source = fields.String(
+        metadata={
+            "description": "`setting` (sequentialNStar), `plannedSamples`, `plannedEnd` (the"
+            " planned duration) or `default` (14 days).",
+            "example": "default",
+        }
+    )
+
+
+class MethodSchema(ma.Schema):
+    """Which inference, unit and tuning made a comparison's numbers."""
+
+    method = fields.String(metadata={"description": "`sequential` or `fixed`."})
+    unit = fields.String(
+        validate=validate.OneOf(ANALYSIS_UNITS),
+        metadata={"description": "`sample` (independent samples) or `time` (paired means)."},
+    )
+    unitSeconds = fields.Integer(
+        allow_none=True, metadata={"description": "Unit `time`: the width of a paired bucket."}
+    )
+    tuning = fields.Nested(TuningSchema, allow_none=True, metadata={"description": "Sequential."})
+    validity = fields.String(metadata={"example": "Always valid: you may look at any time."})
+
+
 class ComparisonSchema(ma.Schema):
-    """One treatment against control (Welch's t-test); numbers are null with a refusal."""
+    """One treatment against control; numbers are null with a refusal."""
 
     variant = fields.String(metadata={"example": "treatment"})
-    lift = fields.Float(**_NUMBER, metadata={"description": "mean(treatment) - mean(control)."})
-    liftCi = IntervalField(metadata={"description": "95% Welch interval of the lift."})
+    lift = fields.Float(
+        **_NUMBER,
+        metadata={
+            "description": "mean(treatment) - mean(control); unit time: the mean of the paired"
+            " differences."
+        },
+    )
+    liftCi = IntervalField(
+        metadata={"description": "95% confidence sequence (sequential) or t interval (fixed)."}
+    )
     relativeLift = fields.Float(
         **_NUMBER, metadata={"description": "lift / mean(control), a fraction: -0.1 is -10%."}
     )
-    relativeLiftCi = IntervalField(metadata={"description": "95% interval (delta method)."})
-    t = fields.Float(**_NUMBER)
-    df = fields.Float(**_NUMBER, metadata={"description": "Welch-Satterthwaite df."})
-    pValue = fields.Float(**_NUMBER, metadata={"description": "Two-sided."})
+    relativeLiftCi = IntervalField(metadata={"description": "95%, delta method."})
+    statistic = fields.Float(**_NUMBER, metadata={"description": "z (sequential) or t (fixed)."})
+    t = fields.Float(**_NUMBER, metadata={"description": "Fixed only: the t statistic."})
+    df = fields.Float(**_NUMBER, metadata={"description": "Fixed only: degrees of freedom."})
+    pValue = fields.Float(
+        **_NUMBER, metadata={"description": "Two-sided; always valid with `sequential`."}
+    )
+    units = fields.Integer(
+        allow_none=True,
+        metadata={"description": "N: samples of both variants, or paired buckets."},
+    )
     adjustedPValue = fields.Float(**_NUMBER, metadata={"description": "After the correction."})
     verdict = fields.String(metadata={"description": "`better`, `worse` or `inconclusive`."})
     refusal = fields.String(
         allow_none=True, metadata={"example": "fewer than 2 samples in treatment"}
     )
+    inference = fields.Nested(MethodSchema)
 
 
 class SampleRatioSchema(ma.Schema):
@@ -134,6 +194,7 @@ class MetricResultSchema(ma.Schema):
     kind = fields.String()
     higherIsBetter = fields.Boolean()
     displayDecimals = fields.Integer()
+    analysisUnit = fields.String(metadata={"description": "`sample` or `time`."})
     variants = fields.List(fields.Nested(VariantResultSchema))
     srm = fields.Nested(SampleRatioSchema)
     comparisons = fields.List(fields.Nested(ComparisonSchema))
@@ -147,6 +208,13 @@ class CompareResponseSchema(ma.Schema):
     start = fields.AwareDateTime(metadata={"description": "The window used (whole minutes)."})
     end = fields.AwareDateTime()
     alpha = fields.Float(metadata={"example": 0.05})
+    inference = fields.String(metadata={"description": "The inference used.", "example": "fixed"})
+    validity = fields.String(
+        metadata={
+            "example": "Fixed horizon: valid at the planned end on 2025-11-20 00:00 UTC,"
+            " preliminary before."
+        }
+    )
     correction = fields.Dict(
         metadata={"example": {"method": "holm", "comparisons": 4}},
     )
@@ -168,13 +236,15 @@ class PointSchema(ma.Schema):
     relativeLift = fields.Float(**_NUMBER)
     relativeLiftCi = IntervalField()
     pValue = fields.Float(**_NUMBER)
+    units = fields.Integer(allow_none=True)
     refusal = fields.String(allow_none=True)
 
 
 class TreatmentSeriesSchema(ma.Schema):
-    """One treatment's cumulative comparison."""
+    """One treatment's cumulative comparison: every point judged by `inference`."""
 
     variant = fields.String()
+    inference = fields.Nested(MethodSchema)
     points = fields.List(fields.Nested(PointSchema))
 
 
@@ -184,6 +254,7 @@ class MetricSeriesSchema(ma.Schema):
     metric = fields.String()
     unit = fields.String()
     higherIsBetter = fields.Boolean()
+    analysisUnit = fields.String()
     treatments = fields.List(fields.Nested(TreatmentSeriesSchema))
 
 
@@ -196,4 +267,6 @@ class OverTimeResponseSchema(ma.Schema):
     start = fields.AwareDateTime()
     end = fields.AwareDateTime()
     alpha = fields.Float()
+    inference = fields.String()
+    validity = fields.String()
     metrics = fields.List(fields.Nested(MetricSeriesSchema))

@@ -11,7 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tsmetrics.analysis import compare, stats, timeline
+from tsmetrics.analysis import (
+    compare,
+    design,
+    judging,
+    planning,
+    sequential,
+    stats,
+    timeline,
+)
 from tsmetrics.management import expected_shares
 
 
@@ -24,19 +32,42 @@ def _interval(interval: stats.Interval | None) -> list[float | None] | None:
     return None if interval is None else [_number(interval.low), _number(interval.high)]
 
 
-def _welch_json(welch: stats.Welch | None) -> dict[str, Any]:
-    if welch is None:
-        return dict.fromkeys(
-            ("lift", "liftCi", "relativeLift", "relativeLiftCi", "t", "df", "pValue")
-        )
+_RESULT_KEYS = ("lift", "liftCi", "relativeLift", "relativeLiftCi", "statistic", "t", "df")
+
+
+def _result_json(result: sequential.Inference | None) -> dict[str, Any]:
+    if result is None:
+        return dict.fromkeys((*_RESULT_KEYS, "pValue", "units"))
+    fixed = result.inference == "fixed"
     return {
-        "lift": _number(welch.lift),
-        "liftCi": _interval(welch.lift_interval),
-        "relativeLift": _number(welch.relative_lift),
-        "relativeLiftCi": _interval(welch.relative_interval),
-        "t": _number(welch.t),
-        "df": _number(welch.df),
-        "pValue": _number(welch.p_value),
+        "lift": _number(result.lift),
+        "liftCi": _interval(result.lift_interval),
+        "relativeLift": _number(result.relative_lift),
+        "relativeLiftCi": _interval(result.relative_interval),
+        "statistic": _number(result.statistic),
+        # Welch's (or the paired buckets') t and its degrees of freedom: fixed only.
+        "t": _number(result.statistic) if fixed else None,
+        "df": _number(result.df) if fixed and result.df is not None else None,
+        "pValue": _number(result.p_value),
+        "units": result.units,
+    }
+
+
+def method_json(method: judging.Method) -> dict[str, Any]:
+    """Which inference, unit and tuning made a comparison's numbers, and what they are valid for."""
+    tuned = method.tuning
+    return {
+        "method": method.inference,
+        "unit": method.unit,
+        "unitSeconds": method.unit_seconds,
+        "tuning": None
+        if tuned is None
+        else {
+            "nStar": _number(tuned.tuning.n_star),
+            "rho": _number(tuned.tuning.rho),
+            "source": tuned.source,
+        },
+        "validity": method.validity,
     }
 
 
@@ -77,10 +108,12 @@ def _metric_json(result: compare.MetricComparison) -> dict[str, Any]:
         "displayDecimals": metric.display_decimals,
         "variants": [_variant_json(v) for v in result.variants],
         "srm": _srm_json(result.sample_ratio),
+        "analysisUnit": metric.analysis_unit,
         "comparisons": [
             {"variant": c.variant}
-            | _welch_json(c.welch)
+            | _result_json(c.result)
             | {"adjustedPValue": _number(c.adjusted_p), "verdict": c.verdict, "refusal": c.refusal}
+            | {"inference": method_json(c.method)}
             for c in result.comparisons
         ],
     }
@@ -94,6 +127,8 @@ def comparison_json(report: compare.ComparisonReport) -> dict[str, Any]:
         "start": report.start,
         "end": report.end,
         "alpha": report.alpha,
+        "inference": report.inference,
+        "validity": report.validity,
         "correction": {"method": report.correction, "comparisons": report.family_size},
         "expectedSplit": expected_shares(report.abtest),
         "srm": {
@@ -106,13 +141,14 @@ def comparison_json(report: compare.ComparisonReport) -> dict[str, Any]:
 
 
 def _point_json(point: timeline.TimelinePoint) -> dict[str, Any]:
-    welch = _welch_json(point.welch)
+    result = _result_json(point.result)
     return {
         "t": point.t,
         "controlCount": point.control_count,
         "treatmentCount": point.treatment_count,
-        **{key: welch[key] for key in ("lift", "liftCi", "relativeLift", "relativeLiftCi")},
-        "pValue": welch["pValue"],
+        **{key: result[key] for key in ("lift", "liftCi", "relativeLift", "relativeLiftCi")},
+        "pValue": result["pValue"],
+        "units": result["units"],
         "refusal": point.refusal,
     }
 
@@ -126,16 +162,77 @@ def timeline_json(result: timeline.Timeline) -> dict[str, Any]:
         "start": result.start,
         "end": result.end,
         "alpha": result.alpha,
+        "inference": result.inference,
+        "validity": design.validity(result.inference, result.abtest),
         "metrics": [
             {
                 "metric": m.metric.name,
                 "unit": m.metric.unit,
                 "higherIsBetter": m.metric.higher_is_better,
+                "analysisUnit": m.metric.analysis_unit,
                 "treatments": [
-                    {"variant": t.variant, "points": [_point_json(p) for p in t.points]}
+                    {
+                        "variant": t.variant,
+                        "inference": method_json(t.method),
+                        "points": [_point_json(p) for p in t.points],
+                    }
                     for t in m.treatments
                 ],
             }
             for m in result.metrics
+        ],
+    }
+
+
+def _plan_json(c: judging.Comparison, mde: float | None) -> dict[str, Any]:
+    planned = c.planned
+    body: dict[str, Any] = {"variant": c.variant, "inference": method_json(c.method)}
+    if planned is None:
+        return (
+            body
+            | dict.fromkeys(("units", "unitsPerHour", "detectableNow", "mde"))
+            | {"refusal": c.refusal or "no variance to plan with"}
+        )
+    plan = planned.plan
+    target = None
+    if mde is not None:
+        target = {
+            "relative": mde,
+            "unitsNeeded": _number(plan.units_needed),
+            "when": planned.when,
+            "detectableAt": planned.detectable_at,
+        }
+    return body | {
+        "units": plan.units,
+        "unitsPerHour": _number(planned.units_per_second * 3600),
+        "detectableNow": {
+            "absolute": _number(plan.detectable_now),
+            "relative": _number(plan.relative_detectable_now),
+        },
+        "mde": target,
+        "refusal": None,
+    }
+
+
+def plan_json(report: compare.ComparisonReport) -> dict[str, Any]:
+    """The /abtest/{name}/plan body: per metric and treatment, what is detectable and when."""
+    return {
+        "abTest": report.abtest.name,
+        "control": report.abtest.variants[0],
+        "start": report.start,
+        "end": report.end,
+        "alpha": report.alpha,
+        "power": planning.POWER,
+        "inference": report.inference,
+        "validity": report.validity,
+        "metrics": [
+            {
+                "metric": m.metric.name,
+                "unit": m.metric.unit,
+                "analysisUnit": m.metric.analysis_unit,
+                "mdeRelative": m.mde_relative,
+                "treatments": [_plan_json(c, m.mde_relative) for c in m.comparisons],
+            }
+            for m in report.metrics
         ],
     }

@@ -7,10 +7,10 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.management import expected_shares
 from tsmetrics.schemas import TextBodySchema
+from tsmetrics.schemas.inference import InferenceFieldsSchema, InferenceLoadSchema
 from tsmetrics.schemas.metrics import SLUG
-from tsmetrics.store.catalogue import ABTEST_STATUSES, METRIC_KINDS
+from tsmetrics.store.catalogue import ABTEST_STATUSES, ANALYSIS_UNITS, METRIC_KINDS
 
 CREATE_STATUSES = ("draft", "running")
 
@@ -70,7 +70,7 @@ def _split(**kwargs: Any) -> fields.List:
     )
 
 
-class _ABTestFieldsSchema(TextBodySchema):
+class _ABTestFieldsSchema(TextBodySchema, InferenceLoadSchema):
     class Meta:
         unknown = ma.RAISE
 
@@ -143,6 +143,14 @@ class MetricCreateSchema(TextBodySchema):
         metadata={"description": "`mean` (gauges, latencies; default) or `sum` (counters)."},
     )
     higher_is_better = fields.Boolean(data_key="higherIsBetter")
+    analysis_unit = fields.String(
+        data_key="analysisUnit",
+        validate=validate.OneOf(ANALYSIS_UNITS),
+        metadata={
+            "description": "`sample` (independent samples, e.g. per-request latency; default) or"
+            " `time` (autocorrelated gauges, e.g. CPU: paired per-bucket means of the variants).",
+        },
+    )
     display_decimals = fields.Integer(
         data_key="displayDecimals",
         validate=validate.Range(min=0, max=6),
@@ -162,7 +170,7 @@ class MetricUpdateSchema(MetricCreateSchema):
     )
 
 
-class ManagedABTestSchema(ma.Schema):
+class ManagedABTestSchema(InferenceFieldsSchema):
     """An A/B test with every field the management API sets."""
 
     name = fields.String(metadata={"example": "feature_c"})
@@ -171,9 +179,11 @@ class ManagedABTestSchema(ma.Schema):
     hypothesis = fields.String()
     status = fields.String(metadata={"example": "draft"})
     variants = fields.List(fields.String(), metadata={"description": "The first is the control."})
-    control = fields.Function(lambda test: test.variants[0])
-    expectedSplit = fields.Function(
-        expected_shares, metadata={"description": "Expected share of each variant, summing to 1."}
+    control = fields.Function(lambda test: test["variants"][0])
+    expectedSplit = fields.List(
+        fields.Float(),
+        attribute="expected_shares",
+        metadata={"description": "Expected share of each variant, summing to 1."},
     )
     createdAt = fields.AwareDateTime(attribute="created_at")
     startedAt = fields.AwareDateTime(attribute="started_at", allow_none=True)
@@ -190,5 +200,6 @@ class ManagedMetricSchema(ma.Schema):
     kind = fields.String()
     higherIsBetter = fields.Boolean(attribute="higher_is_better")
     displayDecimals = fields.Integer(attribute="display_decimals")
+    analysisUnit = fields.String(attribute="analysis_unit")
     archived = fields.Function(lambda metric: metric.archived_at is not None)
     archivedAt = fields.AwareDateTime(attribute="archived_at", allow_none=True)

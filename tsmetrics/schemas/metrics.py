@@ -183,6 +183,10 @@ class MetricSchema(ma.Schema):
     description = fields.String()
     kind = fields.String(metadata={"description": "`mean` (gauges) or `sum` (counters)."})
     higherIsBetter = fields.Boolean(attribute="higher_is_better")
+    analysisUnit = fields.String(
+        attribute="analysis_unit",
+        metadata={"description": "`sample` (independent samples) or `time` (paired means)."},
+    )
 
 
 # A plain JSON array of names, as the sketch's /abtest answered; marshmallow

@@ -13,6 +13,9 @@ from psycopg.rows import class_row
 
 ABTEST_STATUSES = ("draft", "running", "paused", "completed", "archived")
 METRIC_KINDS = ("mean", "sum")
+# How a test judges its comparisons, and what a metric's observation is (migration 0008).
+INFERENCES = ("sequential", "fixed")
+ANALYSIS_UNITS = ("sample", "time")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class ABTest:
     hypothesis: str = ""
     expected_split: list[float] | None = None
     archived_at: datetime | None = None
+    # Inference and plan (migration 0008): see tsmetrics.analysis.design.
+    inference: str = "sequential"
+    planned_end: datetime | None = None
+    planned_samples: int | None = None
+    sequential_n_star: int | None = None
 
     def variant_index(self, variant: str) -> int | None:
         """The stored position of a variant name, or None when the test has no such variant."""
@@ -53,14 +61,17 @@ class Metric:
     higher_is_better: bool
     display_decimals: int = 2
     archived_at: datetime | None = None
+    analysis_unit: str = "sample"  # "sample": independent samples; "time": paired bucket means
 
 
 _ABTEST_COLUMNS = (
     "id, name, title, description, status, variants, created_at, started_at, ended_at,"
-    " hypothesis, expected_split, archived_at"
+    " hypothesis, expected_split, archived_at, inference, planned_end, planned_samples,"
+    " sequential_n_star"
 )
 _METRIC_COLUMNS = (
-    "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at"
+    "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at,"
+    " analysis_unit"
 )
 
 
@@ -134,12 +145,13 @@ def ensure_abtest(
     description: str = "",
     status: str = "draft",
     started_at: datetime | None = None,
+    planned_end: datetime | None = None,
 ) -> ABTest:
     """The A/B test `name`, created with these fields when it does not exist yet."""
     conn.execute(
-        "INSERT INTO abtests (name, title, description, status, variants, started_at)"
-        " VALUES (%(name)s, %(title)s, %(description)s, %(status)s, %(variants)s, %(started_at)s)"
-        " ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO abtests (name, title, description, status, variants, started_at,"
+        " planned_end) VALUES (%(name)s, %(title)s, %(description)s, %(status)s,"
+        " %(variants)s, %(started_at)s, %(planned_end)s) ON CONFLICT (name) DO NOTHING",
         {
             "name": name,
             "title": title,
@@ -147,6 +159,7 @@ def ensure_abtest(
             "status": status,
             "variants": variants,
             "started_at": started_at,
+            "planned_end": planned_end,
         },
     )
     found = get_abtest(conn, name)
@@ -162,18 +175,20 @@ def ensure_metric(
     kind: str = "mean",
     description: str = "",
     higher_is_better: bool = False,
+    analysis_unit: str = "sample",
 ) -> Metric:
     """The metric `name`, created with these fields when it does not exist yet."""
     conn.execute(
-        "INSERT INTO metrics (name, unit, kind, description, higher_is_better)"
-        " VALUES (%(name)s, %(unit)s, %(kind)s, %(description)s, %(higher_is_better)s)"
-        " ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO metrics (name, unit, kind, description, higher_is_better, analysis_unit)"
+        " VALUES (%(name)s, %(unit)s, %(kind)s, %(description)s, %(higher_is_better)s,"
+        " %(analysis_unit)s) ON CONFLICT (name) DO NOTHING",
         {
             "name": name,
             "unit": unit,
             "kind": kind,
             "description": description,
             "higher_is_better": higher_is_better,
+            "analysis_unit": analysis_unit,
         },
     )
     found = get_metric(conn, name)
@@ -182,8 +197,25 @@ def ensure_metric(
 
 
 # The columns the management API may set directly; status has its own function.
-ABTEST_WRITABLE = ("title", "description", "hypothesis", "variants", "expected_split")
-METRIC_WRITABLE = ("unit", "description", "kind", "higher_is_better", "display_decimals")
+ABTEST_WRITABLE = (
+    "title",
+    "description",
+    "hypothesis",
+    "variants",
+    "expected_split",
+    "inference",
+    "planned_end",
+    "planned_samples",
+    "sequential_n_star",
+)
+METRIC_WRITABLE = (
+    "unit",
+    "description",
+    "kind",
+    "higher_is_better",
+    "display_decimals",
+    "analysis_unit",
+)
 
 
 def _check_writable(names: Mapping[str, Any], allowed: tuple[str, ...]) -> None:

@@ -29,7 +29,12 @@ CHANGED = "metrics-changed"
 
 
 def _new_values() -> dict[str, str]:
-    return {"kind": "mean", "higherIsBetter": "false", "displayDecimals": "2"}
+    return {
+        "kind": "mean",
+        "higherIsBetter": "false",
+        "displayDecimals": "2",
+        "analysisUnit": "sample",
+    }
 
 
 def _values(metric: catalogue.Metric) -> dict[str, str]:
@@ -39,6 +44,7 @@ def _values(metric: catalogue.Metric) -> dict[str, str]:
         "kind": metric.kind,
         "higherIsBetter": "true" if metric.higher_is_better else "false",
         "displayDecimals": str(metric.display_decimals),
+        "analysisUnit": metric.analysis_unit,
     }
 
 

@@ -27,7 +27,11 @@ _ITEMS = re.compile(r"[,\r\n]+")
 _NUMBERS = re.compile(r"[\s,:/;]+")
 _ABTEST_TEXT = ("title", "description", "hypothesis")
 _METRIC_TEXT = ("unit", "description")
-_METRIC_CHOICES = ("kind", "higherIsBetter", "displayDecimals")
+_METRIC_CHOICES = ("kind", "higherIsBetter", "displayDecimals", "analysisUnit")
+_COUNTS = ("plannedSamples", "sequentialNStar")
+# A datetime-local input's value has no offset: the form says it is UTC.
+_LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
+MDE_PREFIX, GUARDRAIL_PREFIX = "mde-", "guardrail-"
 # The header an htmx field check sends: validate everything, change nothing.
 VALIDATE_HEADER = "X-Validate-Only"
 
@@ -75,9 +79,47 @@ def _items(text: str, pattern: re.Pattern[str]) -> list[str]:
     return [item.strip() for item in pattern.split(text) if item.strip()]
 
 
+def _number(text: str, parse: Callable[[str], Any]) -> Any:
+    # What does not parse goes to the schema as typed, which names the field and why.
+    try:
+        return parse(text)
+    except ValueError:
+        return text
+
+
+def _percent(text: str) -> Any:
+    value = _number(text.strip().rstrip("%").strip(), float)
+    return value / 100 if isinstance(value, float) else text
+
+
+def _plan_fields(form: Mapping[str, str], creating: bool) -> dict[str, Any]:
+    """The inference and plan fields; on an edit, an empty one clears what was set."""
+    body: dict[str, Any] = {}
+    if inference := form.get("inference", "").strip():
+        body["inference"] = inference
+    end = form.get("plannedEnd", "").strip()
+    body["plannedEnd"] = end + "Z" if _LOCAL_TIME.match(end) else end or None
+    for key in _COUNTS:
+        text = form.get(key, "").strip()
+        body[key] = _number(text, int) if text else None
+    plans = {}
+    for key in form:
+        if key.startswith(MDE_PREFIX):
+            metric = key[len(MDE_PREFIX) :]
+            mde = form.get(key, "").strip()
+            guardrail = form.get(GUARDRAIL_PREFIX + metric) == "on"
+            if mde or guardrail or not creating:
+                plans[metric] = {"mdeRelative": _percent(mde) if mde else None}
+                plans[metric]["guardrail"] = guardrail
+    if plans:
+        body["metricPlans"] = plans
+    return {k: v for k, v in body.items() if v is not None} if creating else body
+
+
 def abtest_body(form: Mapping[str, str], *, creating: bool) -> dict[str, Any]:
     """The POST /abtest (creating) or PATCH /abtest/{name} body that a form stands for."""
     body: dict[str, Any] = {key: form.get(key, "").strip() for key in _ABTEST_TEXT}
+    body |= _plan_fields(form, creating)
     variants = _items(form.get("variants", ""), _ITEMS)
     split = _items(form.get("expectedSplit", ""), _NUMBERS)
     if not creating:

@@ -10,6 +10,7 @@ rolled back. A success triggers `abtests-changed`, which reloads the overview's 
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import psycopg
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Response
 from tsmetrics import db, management
 from tsmetrics.lookups import require_abtest
 from tsmetrics.schemas.manage import ABTestCreateSchema, ABTestUpdateSchema
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, plans
 from tsmetrics.web import forms
 from tsmetrics.web.htmx import htmx_request
 
@@ -32,10 +33,28 @@ _MOVES = {"running": "Start", "paused": "Pause", "completed": "Complete", "archi
 
 
 def _new_values() -> dict[str, str]:
-    return {"variants": "control\ntreatment", "status": "draft"}
+    return {"variants": "control\ntreatment", "status": "draft", "inference": "sequential"}
 
 
-def _values(test: catalogue.ABTest) -> dict[str, str]:
+def _plan_values(test: catalogue.ABTest, planned: list[plans.MetricPlan]) -> dict[str, str]:
+    """The plan fields as the form shows them: UTC times, MDEs in percent."""
+    values = {
+        "inference": test.inference,
+        "plannedEnd": f"{test.planned_end.astimezone(UTC):%Y-%m-%dT%H:%M}"
+        if test.planned_end
+        else "",
+        "plannedSamples": str(test.planned_samples or ""),
+        "sequentialNStar": str(test.sequential_n_star or ""),
+    }
+    for plan in planned:
+        if plan.mde_relative is not None:
+            values[forms.MDE_PREFIX + plan.metric] = f"{plan.mde_relative * 100:g}"
+        if plan.guardrail:
+            values[forms.GUARDRAIL_PREFIX + plan.metric] = "on"
+    return values
+
+
+def _values(test: catalogue.ABTest, planned: list[plans.MetricPlan]) -> dict[str, str]:
     split = test.expected_split
     return {
         "title": test.title,
@@ -43,7 +62,7 @@ def _values(test: catalogue.ABTest) -> dict[str, str]:
         "hypothesis": test.hypothesis,
         "variants": "\n".join(test.variants),
         "expectedSplit": ", ".join(f"{weight:g}" for weight in split) if split else "",
-    }
+    } | _plan_values(test, planned)
 
 
 def _edit(conn: psycopg.Connection, test: catalogue.ABTest, **context: Any) -> dict[str, Any]:
@@ -54,9 +73,10 @@ def _edit(conn: psycopg.Connection, test: catalogue.ABTest, **context: Any) -> d
     ]
     return {
         "test": test,
-        "values": _values(test),
+        "values": _values(test, plans.metric_plans(conn, test.id)),
         "moves": moves,
         "has_samples": catalogue.abtest_has_samples(conn, test.id),
+        "plan_metrics": catalogue.list_metrics(conn, include_archived=False),
     } | context
 
 
@@ -64,19 +84,23 @@ def _edit(conn: psycopg.Connection, test: catalogue.ABTest, **context: Any) -> d
 def new_abtest() -> Response:
     """GET: the form that creates an A/B test; POST: create it, or check its fields."""
     if request.method == "GET":
-        return forms.respond(*NEW, {"values": _new_values()})
+        with db.connection() as conn:
+            metrics = catalogue.list_metrics(conn, include_archived=False)
+        return forms.respond(*NEW, {"values": _new_values(), "plan_metrics": metrics})
     body = forms.abtest_body(request.form, creating=True)
     dry_run = forms.validating()
     with db.write_connection() as conn:
         checked, created = forms.create(
             conn, ABTestCreateSchema(), management.create_abtest, body, dry_run=dry_run
         )
+        metrics = catalogue.list_metrics(conn, include_archived=False)
     if dry_run or not checked.ok:
         context = {"values": request.form.to_dict(), "errors": checked.errors}
+        context["plan_metrics"] = metrics
         return forms.respond(*NEW, context, 200 if dry_run else checked.status)
     if not htmx_request().request:
         return redirect(url_for("dashboard.abtest", name=created.name), 303)
-    context = {"values": _new_values(), "created": created}
+    context = {"values": _new_values(), "created": created, "plan_metrics": metrics}
     return forms.respond(*NEW, context, 201, changed=CHANGED)
 
 

@@ -1,8 +1,9 @@
 """The A/B test page's results panel: each treatment against control, and its lift over time.
 
 Both views call what the JSON API calls (`compare.compare`, `timeline.timeline`)
-with the window of the page's range, and link their JSON twins, so the panel
-and `/abtest/<name>/compare` cannot disagree. The A/B test page includes the
+with the window of the page's range and the inference asked for (else the
+test's own), and link their JSON twins, so the panel and
+`/abtest/<name>/compare` (and `/plan`) cannot disagree. The A/B test page includes the
 panel lazily (`hx-trigger="load"`), and each lift chart loads when scrolled
 into view, so the page itself pays nothing for the statistics.
 """
@@ -13,9 +14,10 @@ from flask import Blueprint, abort, request
 from werkzeug.wrappers import Response
 
 from tsmetrics import db
-from tsmetrics.analysis import compare, stats, timeline
+from tsmetrics.analysis import compare, design, stats, timeline
 from tsmetrics.management import expected_shares
 from tsmetrics.schemas.analysis_bodies import timeline_json
+from tsmetrics.store.catalogue import INFERENCES
 from tsmetrics.web import chart_view
 from tsmetrics.web.dashboard import DATABASE_DOWN, test_and_view, unavailable
 from tsmetrics.web.htmx import htmx_request, respond
@@ -65,10 +67,25 @@ def _correction() -> str:
     return correction
 
 
+def _inference() -> str | None:
+    """The inference asked for, or None for the test's own."""
+    inference = request.args.get("inference") or None
+    if inference is not None and inference not in INFERENCES:
+        abort(400, description=f"inference: one of {', '.join(INFERENCES)}.")
+    return inference
+
+
+@bp.app_template_global("unit_label")
+def _unit_label(metric_comparison: compare.MetricComparison) -> str:
+    methods = [c.method for c in metric_comparison.comparisons]
+    seconds = methods[0].unit_seconds if methods else None
+    return design.unit_label(metric_comparison.metric.analysis_unit, seconds)
+
+
 @bp.get("/<name>/comparison")
 def comparison(name: str) -> Response:
     """Each treatment against control over the page's range: the panel, or a page of its own."""
-    correction = _correction()
+    correction, inference = _correction(), _inference()
     try:
         with db.connection() as conn:
             test, view = test_and_view(conn, name)
@@ -79,6 +96,8 @@ def comparison(name: str) -> Response:
                 start=view.start,
                 end=view.end,
                 correction=correction,
+                inference=inference,
+                with_plans=True,
             )
     except DATABASE_DOWN:
         if not htmx_request().wants_fragment:
@@ -89,6 +108,7 @@ def comparison(name: str) -> Response:
         "view": view,
         "report": report,
         "correction": correction,
+        "inference": inference,
         "shares": expected_shares(test),
     }
     return respond("dashboard/comparison.html", "dashboard/_comparison.html", context)
@@ -97,11 +117,17 @@ def comparison(name: str) -> Response:
 @bp.get("/<name>/lift/<metric>")
 def lift(name: str, metric: str) -> Response:
     """The cumulative lift of one metric over the page's range: the chart, or a page of its own."""
+    inference = _inference()
     try:
         with db.connection() as conn:
             test, view = test_and_view(conn, name)
             result = timeline.timeline(
-                conn, abtest_name=test.name, metric_names=[metric], start=view.start, end=view.end
+                conn,
+                abtest_name=test.name,
+                metric_names=[metric],
+                start=view.start,
+                end=view.end,
+                inference=inference,
             )
         drawn = {"result": result, "payload": timeline_json(result)}
     except timeline.TooManyPoints as error:
@@ -110,5 +136,5 @@ def lift(name: str, metric: str) -> Response:
         if not htmx_request().wants_fragment:
             raise
         return unavailable("dashboard/_lift.html", metric_name=metric)
-    context = {"metric_name": metric, "test": test, "view": view, **drawn}
+    context = {"metric_name": metric, "test": test, "view": view, "inference": inference, **drawn}
     return respond("dashboard/lift.html", "dashboard/_lift.html", context)
