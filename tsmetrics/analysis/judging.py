@@ -193,8 +193,7 @@ class Window:
 
     def paired_range(self) -> tuple[int, int]:
         """The whole buckets of the unit `time` inside the window."""
-        first = -(-self.low // self.width) * self.width
-        return first, max(first, self.high // self.width * self.width)
+        return design.paired_range(self.low, self.high, self.width)
 
     def method(self, metric: catalogue.Metric, position: int, units: int) -> Method:
         """How treatment `position` is judged on `metric`, with `units` samples of the two."""

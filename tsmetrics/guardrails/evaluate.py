@@ -5,8 +5,8 @@ far (its start to now) with always-valid inference (tsmetrics.analysis.sequentia
 the watcher looks every minute, and a confidence sequence may be looked at any
 number of times. The unit is the metric's: `sample` compares the variants'
 moments, `time` the paired bucket means of the test's unit width
-(tsmetrics.analysis.time_unit); tuning and width follow the test's plan as the
-results panel's do (tsmetrics.guardrails.tuning).
+(tsmetrics.analysis.time_unit); tuning and width come from the test's plan by
+the results panel's own rules (tsmetrics.analysis.design), so the two agree.
 
 Holm's correction runs over all guardrails x treatments of the test. Without
 it, a test with 5 guardrails and 2 treatments would page someone in up to
@@ -19,14 +19,12 @@ of them is ever below alpha / m0). The cost is some power on each guardrail.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg
 
-from tsmetrics.analysis import sequential, stats, time_unit
-from tsmetrics.guardrails import tuning
+from tsmetrics.analysis import design, judging, sequential, stats, time_unit
 from tsmetrics.store import guardrails as store
 from tsmetrics.store import totals
 
@@ -77,41 +75,6 @@ def window(guardrail: store.Guardrail, now: datetime) -> tuple[int, int] | None:
     return (low, high) if high > low else None
 
 
-def paired_units(
-    conn: psycopg.Connection,
-    *,
-    abtest_id: int,
-    metric_ids: list[int],
-    variants: int,
-    span: tuple[int, int],
-    seconds: int,
-) -> dict[tuple[int, int], time_unit.PairedMinutes]:
-    """Means of control and each treatment per bucket of `seconds`, where both have samples.
-
-    The one place the unit `time` reads its data: point it at the store's
-    paired-means query (which pairs in SQL) when that lands.
-    """
-    rows = totals.bucket_totals(
-        conn,
-        abtest_id=abtest_id,
-        metric_ids=metric_ids,
-        variants=variants,
-        seconds=seconds,
-        start=span[0],
-        end=span[1],
-    )
-    by_series: dict[tuple[int, int], list[tuple[int, int, float]]] = defaultdict(list)
-    for row in rows:
-        by_series[row.metric_id, row.variant].append((row.bucket, row.n, float(row.total)))
-    return {
-        (metric_id, variant): time_unit.pair_minutes(
-            by_series[metric_id, 0], by_series[metric_id, variant]
-        )
-        for metric_id in metric_ids
-        for variant in range(1, variants)
-    }
-
-
 def _sample_refusal(control: stats.Moments, treatment: stats.Moments) -> str | None:
     if control.n < 2 or treatment.n < 2:
         return "fewer than 2 samples in a variant"
@@ -140,7 +103,7 @@ def sample_outcome(
     if why:
         return Outcome(guardrail, variant, None, None, refusal=why)
     units = control.n + treatment.n
-    tuned = tuning.sample_tuning(guardrail, variant, units, span[1] - span[0], _at(span[0]))
+    tuned = design.sample_tuning(guardrail, variant, units, span[1] - span[0], _at(span[0]))
     try:
         result = sequential.sequential(control, treatment, tuned.tuning)
     except ValueError as error:
@@ -190,20 +153,21 @@ def _time_outcomes(conn, guardrails, span) -> list[Outcome]:
     first = guardrails[0]
     variants = len(first.variants)
     # The unit's width is fixed by the test's plan; only whole buckets inside the window count.
-    width = tuning.unit_seconds(first, _at(span[0]))
-    low = -(-span[0] // width) * width
-    aligned = (low, max(low, span[1] // width * width))
-    series = paired_units(
+    width = design.unit_seconds(first, _at(span[0]))
+    low, high = design.paired_range(span[0], span[1], width)
+    rows = totals.paired_minute_means(
         conn,
         abtest_id=first.abtest_id,
         metric_ids=[g.metric_id for g in guardrails],
         variants=variants,
-        span=aligned,
+        start=low,
+        end=high,
         seconds=width,
     )
-    tuned = tuning.time_tuning(first, _at(span[0]))
+    series = {(r.metric_id, r.variant): r for r in rows}
+    tuned = design.time_tuning(first, _at(span[0]))
     return [
-        _time_outcome(g, variant, series[g.metric_id, variant], tuned, width)
+        _time_outcome(g, variant, judging.paired(series.get((g.metric_id, variant))), tuned, width)
         for g in guardrails
         for variant in range(1, variants)
     ]
