@@ -75,7 +75,6 @@ def pair(replica: Replica, database_url: str, db) -> Iterator:
 def known(db, feature_a, replica):
     """Tokens, a user and three hours of samples, written on the primary and replayed."""
     test, metric = feature_a
-    db.execute("TRUNCATE api_tokens, users, ingested_batches RESTART IDENTITY")
     reader, _ = tokens.issue(db, "reader", ["read"])
     writer, _ = tokens.issue(db, "writer", ["ingest", "admin"])
     users.create_user(db, "alice", PASSWORD, "editor")
@@ -100,6 +99,9 @@ def _read_sessions(url: str) -> int:
 def test_tokens_logins_pages_and_reads_work_on_the_replica(pair, known, replica, database_url, db):
     client = pair.test_client()
     assert client.get("/abtest", headers=known["reader"]).get_json() == ["feature_a"]
+    # The token was read on the replica; its last use was recorded on the primary.
+    used = db.execute("SELECT last_used_at FROM api_tokens WHERE name = 'reader'").fetchone()
+    assert used[0] is not None
     page = client.get(PAST, headers=known["reader"])
     assert page.status_code == 200, page.get_data(as_text=True)
     assert len(page.get_json()["datapoints"]) > 20

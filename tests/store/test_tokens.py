@@ -12,7 +12,6 @@ from tsmetrics.store import tokens as store
 @pytest.fixture
 def issued(db):
     """A fresh read token (its text and its hash)."""
-    db.execute("TRUNCATE api_tokens RESTART IDENTITY")
     token, _record = tokens.issue(db, "reader", ["read"])
     return tokens.hash_token(token)
 

@@ -8,11 +8,13 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import psycopg
 from flask import current_app, g, request, session
 
 from tsmetrics import db
 from tsmetrics.security import csrf, proxy, tokens
 from tsmetrics.store import sessions as session_store
+from tsmetrics.store.tokens import ApiToken
 from tsmetrics.store.users import User
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ def _from_bearer(header: str) -> Principal:
         # The token's id is unknown here and its text must never be logged.
         log.info("refused a bearer token (%s) from %s", why, proxy.client_address())
         return anonymous(("invalid_token", f"The token is {why}."))
+    _record_use(token)
     return Principal(
         "token",
         token.name,
@@ -93,6 +96,18 @@ def _from_bearer(header: str) -> Principal:
         scopes=frozenset(token.scopes),
         rate_limit=token.rate_limit,
     )
+
+
+def _record_use(token: ApiToken) -> None:
+    # On the primary, after the read: a replica cannot write, and a failed
+    # record must never fail the request it belongs to.
+    if not tokens.use_due(token):
+        return
+    try:
+        with db.write_connection() as conn:
+            tokens.record_use(conn, token)
+    except psycopg.Error as error:
+        log.warning("could not record the use of token %s (%s)", token.id, type(error).__name__)
 
 
 def browser_principal() -> Principal | None:
@@ -118,7 +133,8 @@ def session_user() -> User | None:
     id_hash = _session_hash(session_id)
     found = None
     if id_hash is not None:
-        with db.connection() as conn:
+        with db.write_connection() as conn:
+            # On the primary: a session made at login may not have reached a replica yet.
             found = session_store.find_live_session(conn, id_hash)
             if found is not None and found.needs_touch:
                 session_store.touch_session(conn, id_hash)
@@ -134,7 +150,7 @@ def log_in(user: User) -> None:
     session_id = secrets.token_urlsafe(32)
     lifetime = current_app.config["TSMETRICS"]["SESSION_LIFETIME"]
     previous = _session_hash(session.get(_SESSION_ID))
-    with db.connection() as conn:
+    with db.write_connection() as conn:
         if previous is not None:
             session_store.delete_session(conn, previous)
         session_store.delete_expired_sessions(conn)
@@ -149,7 +165,7 @@ def log_out() -> None:
     """End the session on the server and forget it in the cookie; a new CSRF token follows."""
     id_hash = _session_hash(session.pop(_SESSION_ID, None))
     if id_hash is not None:
-        with db.connection() as conn:
+        with db.write_connection() as conn:
             session_store.delete_session(conn, id_hash)
     for key in _LEGACY_KEYS:
         session.pop(key, None)

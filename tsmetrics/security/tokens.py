@@ -119,10 +119,22 @@ def authenticate(conn: psycopg.Connection, token: str) -> tuple[ApiToken | None,
     digest = hash_token(token)
     # Looking a hash up by equality leaks nothing useful through timing: an
     # attacker learns about hashes, and cannot steer a hash's first bytes.
-    found = store.find_live_token(conn, digest)
+    # Reads may come from a replica; the last use is recorded on the primary
+    # afterwards (record_use), at most once a minute.
+    found = store.find_live_token(conn, digest, touch=False)
     if found is not None:
         return found, "ok"
     record = store.find_token_by_hash(conn, digest)
     if record is None:
         return None, "unknown"
     return None, "revoked" if record.revoked_at else "expired"
+
+
+def use_due(token: ApiToken) -> bool:
+    """True when the token's last use should be recorded again (over a minute old)."""
+    return store.touch_due(token)
+
+
+def record_use(conn: psycopg.Connection, token: ApiToken) -> bool:
+    """Record the token's use; give it a connection to the primary."""
+    return store.touch_token(conn, token)
