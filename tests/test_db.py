@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.helpers import small_app
 from tests.support.pgproxy import DatabaseProxy
+from tests.support.waiting import hold
 from tsmetrics import db as database
 from tsmetrics.breaker import DatabaseUnavailable
 
@@ -102,7 +103,7 @@ def test_an_outage_gives_503s_at_once_and_service_returns_within_a_second(
         assert ready.get_json()["checks"]["database"]["error"] == "DatabaseUnavailable"
         with pytest.raises(DatabaseUnavailable), database.get_pool(app).connection():
             pass
-        time.sleep(1.0)  # past the pool's first reconnection backoff
+        hold(1.0)  # the outage lasts past the pool's first reconnection backoff
         proxy.up()
         recovered = _until(lambda: client.get("/abtest").status_code == 200, RECOVERY)
         assert all(client.get("/abtest").status_code == 200 for _ in range(10))
