@@ -1,6 +1,6 @@
 """gunicorn settings for `gunicorn wsgi:app`, read from the same TSMETRICS_* settings."""
 
-from tsmetrics.security import listeners
+from tsmetrics.security import listeners, server_worker
 from tsmetrics.settings import load_settings
 from tsmetrics.telemetry import server_hooks
 
@@ -9,7 +9,8 @@ _settings = load_settings()
 bind = _settings["BIND"]
 workers = _settings["WORKERS"]
 threads = _settings["THREADS"]
-worker_class = "gthread"
+# gthread, with gunicorn's own 400/414/431 answers as problem+json like every other error.
+worker_class = server_worker.WORKER_CLASS
 # Never preload: each worker must build its own connection pool after the fork.
 preload_app = False
 timeout = 30

@@ -17,6 +17,27 @@ GRANULARITIES: dict[str, int] = {
 }
 AUTO = "auto"
 CHOICES = (*GRANULARITIES, AUTO)
+# The one range of moments the API and the dashboard accept. It starts at the
+# epoch every bucket aligns to and stops a year short of Python's datetime.max,
+# so that any bucket, cache chunk (256 days at most) or window derived from an
+# accepted moment is still a representable datetime.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+DATE_RANGE_TEXT = "from 1970-01-01T00:00:00Z to 9999-01-01T00:00:00Z"
+
+
+def date_problem(moment: datetime) -> str | None:
+    """Why `moment` (timezone-aware) lies outside the supported range, or None when it does not."""
+    # Aware datetimes compare by their UTC instant without converting, which
+    # would overflow for 0001-01-01T00:00:00+14:00.
+    if EARLIEST <= moment <= LATEST:
+        return None
+    return f"Must be {DATE_RANGE_TEXT} (the supported range)."
+
+
+def clamp(moment: datetime) -> datetime:
+    """`moment` moved into the supported range: for defaults derived from a valid moment."""
+    return min(max(moment, EARLIEST), LATEST)
 
 
 def floor_to(moment: datetime, seconds: int) -> datetime:

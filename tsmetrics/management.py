@@ -32,7 +32,11 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 def expected_shares(test: catalogue.ABTest) -> list[float]:
     """The expected share of each variant (summing to 1); equal without a split."""
     weights = test.expected_split or [1.0] * len(test.variants)
-    return [w / sum(weights) for w in weights]
+    # Scaled by the largest first: [1e308, 1e308] (stored before the schemas
+    # bounded the weights) would overflow a plain sum and read as [0, 0].
+    largest = max(weights)
+    scaled = [w / largest for w in weights]
+    return [w / sum(scaled) for w in scaled]
 
 
 def _set_plans(conn: psycopg.Connection, test: catalogue.ABTest, given: dict[str, Any]) -> None:

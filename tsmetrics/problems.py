@@ -42,10 +42,31 @@ def _flatten_validation(messages: dict[str, Any]) -> dict[str, Any]:
     # webargs nests messages by location ({"query": {"limit": [...]}}); clients
     # want the field names, and each field lives in one location only.
     flat: dict[str, Any] = {}
-    for location_messages in messages.values():
+    for location, location_messages in messages.items():
         if isinstance(location_messages, dict):
             flat.update(location_messages)
+        elif location == "json":  # the body as a whole, e.g. "Invalid JSON body."
+            flat["body"] = list(location_messages)
     return flat
+
+
+def _as_lists(errors: dict[str, Any]) -> dict[str, list[str]]:
+    # The documented shape is {field: [message, ...]}. A schema that nests its
+    # messages (a list's {index: [...]}, a nested object's {field: [...]}) is
+    # read out as "item 1: ..." / "field: ..." strings rather than served as is.
+    return {str(field): list(_messages(value)) for field, value in errors.items()}
+
+
+def _messages(value: Any, prefix: str = "") -> Any:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            label = f"item {key + 1}" if isinstance(key, int) else str(key)
+            yield from _messages(inner, f"{prefix}{label}: ")
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            yield from _messages(inner, prefix)
+    else:
+        yield f"{prefix}{value}"
 
 
 def problem(
@@ -68,9 +89,8 @@ def problem(
         if detail:
             payload["detail"] = detail
         if errors:
-            payload["errors"] = errors
-        # OPT_NON_STR_KEYS: marshmallow keys a list item's errors by its index.
-        body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+            payload["errors"] = _as_lists(errors)
+        body = orjson.dumps(payload)
         response = Response(body, status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     response.vary.add("Accept")

@@ -155,7 +155,9 @@ def test_patch_changes_only_the_fields_given(client, db):
     assert (body["title"], body["hypothesis"], body["expectedSplit"]) == ("New", "H0", [0.25, 0.75])
     body = client.patch("/abtest/checkout", json={"expectedSplit": None}).get_json()
     assert body["expectedSplit"] == [0.5, 0.5]
-    assert client.patch("/abtest/checkout", json={}).get_json()["title"] == "New"
+    # Nothing to change is a 400 (issue 14), not a silent 200.
+    assert client.patch("/abtest/checkout", json={}).status_code == 400
+    assert client.get("/abtest/checkout").get_json()["title"] == "New"
 
 
 def test_lifecycle_records_the_times(client, db):

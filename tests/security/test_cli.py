@@ -58,6 +58,14 @@ def test_token_create_refuses_bad_input(run):
     assert "exists" in run("token", "create", "dup", "--scope", "read").output
 
 
+def test_token_create_refuses_a_rate_that_allows_nothing(run, auth_db):
+    result = run("token", "create", "zero", "--scope", "read", "--rate-limit", "0/minute")
+    assert result.exit_code == 2 and "allows no request" in result.output
+    assert (
+        run("token", "create", "one", "--scope", "read", "--rate-limit", "1/minute").exit_code == 0
+    )
+
+
 def test_user_lifecycle(run, secure_client):
     from tests.security.helpers import log_in
 

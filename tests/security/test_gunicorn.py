@@ -246,3 +246,30 @@ def test_tsmetrics_serve_believes_forwarded_https_only_from_trusted_proxies(tmp_
         assert forwarded.getheader("Strict-Transport-Security") is None
     finally:
         server.stop()
+
+
+def _raw(port: int, head: str) -> tuple[int, dict[str, str], dict]:
+    answer = exchange(port, head, [])
+    assert answer.headers["content-type"] == PROBLEM, answer
+    return answer.status, answer.headers, orjson.loads(answer.body)
+
+
+def test_gunicorns_own_refusals_are_problem_json(serve):
+    # Refused by gunicorn's parser before the app sees them: a bad request line,
+    # a request line over limit_request_line (4,094), a header over
+    # limit_request_field_size (8,190) and more than limit_request_fields (100).
+    port = serve(**PRODUCTION).port
+    cases = [
+        ("GET /healthz HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400),
+        (f"GET /healthz?{'a' * 5000} HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {'b' * 9000}\r\n\r\n", 431),
+        ("GET /healthz HTTP/1.1\r\nHost: x\r\n" + "X-N: 1\r\n" * 120 + "\r\n", 431),
+    ]
+    for head, expected in cases:
+        status, headers, body = _raw(port, head)
+        assert status == expected == body["status"], (head[:60], body)
+        assert body["title"] and body["detail"] and body["type"] == "about:blank"
+        assert headers["x-content-type-options"] == "nosniff"
+    # The app's own answers are untouched by the worker class.
+    status, _, body = _raw(port, "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 404 == body["status"]

@@ -6,15 +6,20 @@ import http
 from typing import ClassVar
 
 from flask import Flask
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api, Blueprint, abort
 from flask_smorest.utils import prepare_response
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from tsmetrics import problems
+from tsmetrics.api import json_body
+from tsmetrics.api.contract import RulesPlugin
 from tsmetrics.schemas.problem import ProblemSchema
 
 
 class _Parser(FlaskParser):
+    """webargs' Flask parser: 400 for bad input, unknown query parameters refused, safe JSON."""
+
     # The sketch answered 400 to bad input; webargs' default is 422.
     DEFAULT_VALIDATION_STATUS = 400
     # None: each schema's Meta.unknown decides, so a misspelt query parameter
@@ -23,6 +28,19 @@ class _Parser(FlaskParser):
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": None,
     }
+
+    def _raw_load_json(self, req):
+        """The body's JSON through json_body.load: too deep or a lone surrogate is a 400."""
+        if not is_json_request(req):
+            return core.missing
+        try:
+            return json_body.load(req.get_data(cache=True))
+        except json_body.BodyRefused as refused:
+            abort(
+                400,
+                message=f"The JSON body was refused: {refused.message}",
+                errors={refused.field: [refused.message]},
+            )
 
 
 Blueprint.ARGUMENTS_PARSER = _Parser()
@@ -78,7 +96,7 @@ def init_app(app: Flask) -> Api:
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
-    api = TSMetricsApi(app)
+    api = TSMetricsApi(app, spec_kwargs={"extra_plugins": [RulesPlugin()]})
     for module in (metrics, abtests, catalogue, analysis, ingest, tokens, health):
         api.register_blueprint(module.blp)
     return api

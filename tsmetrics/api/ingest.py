@@ -26,6 +26,7 @@ from tsmetrics.store.catalogue_version import read_catalogue_version
 
 blp = ApiBlueprint("ingest", __name__, url_prefix="/ingest", description="Sample ingestion.")
 CATALOGUE_KEY = "tsmetrics.catalogue"
+JSON = "application/json"
 # Visible ASCII: the key is stored and logged, and header values are Latin-1 at best.
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_BATCH_ID_LENGTH}}}")
 _KEY_PARAMETER = {
@@ -92,6 +93,7 @@ class Ingest(MethodView):
     )
     @blp.alt_response(400, description="Invalid batch; `errors` names each field path.")
     @blp.alt_response(413, description="More than 10,000 samples or TSMETRICS_MAX_MESSAGE_BYTES.")
+    @blp.alt_response(415, description="Content-Type is not application/json.")
     @blp.alt_response(503, description="Database unavailable; see Retry-After.")
     def post(self):
         """Store a batch of samples of one variant of one A/B test
@@ -101,6 +103,14 @@ class Ingest(MethodView):
         variant or metric names are 400s too, like every other error in the body.
         """
         received_at = time.monotonic()  # every A/B test created before now is known
+        if request.mimetype != JSON:
+            # The body is read as JSON whatever it says it is, so say it: a form or
+            # text/plain post (a browser's cross-site "simple request") is refused.
+            abort(
+                415,
+                message="Send the batch as Content-Type: application/json.",
+                errors={"Content-Type": [f"Must be {JSON}, not {request.mimetype or 'absent'}."]},
+            )
         limits = Limits.from_settings(current_app.config["TSMETRICS"])
         key = request.headers.get("Idempotency-Key")
         if key is not None and not _KEY.fullmatch(key):

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from tsmetrics.security import listeners
+from tsmetrics.security import listeners, server_worker
 from tsmetrics.telemetry import server_hooks
 
 
@@ -61,7 +61,7 @@ def run_gunicorn(
         "bind": bind,
         "workers": workers or settings["WORKERS"],
         "threads": settings["THREADS"],
-        "worker_class": "gthread",
+        "worker_class": server_worker.WORKER_CLASS,
         "preload_app": False,
         "timeout": 30,
         "graceful_timeout": 20,

@@ -5,9 +5,24 @@ One module per API area; import from the module, e.g. `tsmetrics.schemas.metrics
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
+from marshmallow import fields
+
+from tsmetrics import granularity
+
+
+def supported_moment(moment: Any) -> None:
+    """Refuse a date-time outside the one supported range (granularity.EARLIEST to LATEST)."""
+    problem = granularity.date_problem(moment)
+    if problem:
+        raise ma.ValidationError(problem)
+
+
+# Appended to the description of every date-time input, so that the OpenAPI
+# document states the range the validator enforces.
+DATE_RANGE_NOTE = f" Supported range: {granularity.DATE_RANGE_TEXT}."
 
 
 class TextBodySchema(ma.Schema):
@@ -24,3 +39,40 @@ class TextBodySchema(ma.Schema):
             if bad:
                 raise ma.ValidationError(bad)
         return data
+
+
+class ChangesSchema(ma.Schema):
+    """The body of a PATCH: only the fields to change, and at least one of them."""
+
+    # Merged into the OpenAPI component by tsmetrics.api.contract.
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {"minProperties": 1}
+    NOTHING = "Nothing to change: give at least one field."
+
+    @ma.validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # An empty or missing body used to answer 200 as if it had changed something.
+        if not data:
+            raise ma.ValidationError({"body": [self.NOTHING]})
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON body's boolean: true or false only, never "yes", "1" or 1 (as OpenAPI says)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON body's integer: 2 or 2.0, never 2.5, "2" or true (a bool is an int in Python)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)

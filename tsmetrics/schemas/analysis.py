@@ -34,7 +34,7 @@ class _WindowArgsSchema(TimeRangeArgsSchema):
         },
     )
     start = datetime_arg("ISO 8601 with offset." + _WINDOW, "2025-11-01T00:00:00Z")
-    end = datetime_arg("ISO 8601 with offset, exclusive.", "2025-11-08T00:00:00Z")
+    end = datetime_arg("ISO 8601 with offset, exclusive, after `start`.", "2025-11-08T00:00:00Z")
 
     @ma.validates_schema
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -79,7 +79,8 @@ class OverTimeQueryArgsSchema(InferenceArgsSchema):
         validate=validate.OneOf(CHOICES),
         metadata={
             "description": "Bucket size of the points. `auto`: the finest with at most 200"
-            " points; at most 1,000 points in any case.",
+            " points. A granularity that gives more than 1,000 points over the window is"
+            " refused (400): choose a coarser one or `auto`.",
             "example": "1h",
         },
     )

@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.management import expected_shares
+from tsmetrics.schemas import DATE_RANGE_NOTE, StrictBoolean, StrictInteger, supported_moment
 from tsmetrics.schemas.metrics import SLUG, ABTestSchema
 from tsmetrics.store.catalogue import INFERENCES, ABTest
 from tsmetrics.store.plans import MetricPlan
@@ -30,7 +31,7 @@ class MetricPlanSchema(ma.Schema):
             "example": 0.01,
         },
     )
-    guardrail = fields.Boolean(
+    guardrail = StrictBoolean(
         load_default=False,
         metadata={"description": "Alert when this metric is significantly worse (sequential)."},
     )
@@ -70,9 +71,8 @@ def _flat_messages(messages: Any, prefix: str = ""):
 
 
 def _count(name: str, description: str) -> fields.Integer:
-    return fields.Integer(
+    return StrictInteger(
         data_key=name,
-        strict=True,
         allow_none=True,
         validate=validate.Range(min=1, max=2**62, error="Must be a whole number >= 1."),
         metadata={"description": description},
@@ -95,9 +95,10 @@ class InferenceLoadSchema(ma.Schema):
         data_key="plannedEnd",
         allow_none=True,
         format="iso",
+        validate=supported_moment,
         metadata={
             "description": "When the test is planned to end (ISO 8601 with offset). Tunes the"
-            " sequential inference and the unit `time`; dates the fixed horizon.",
+            " sequential inference and the unit `time`; dates the fixed horizon." + DATE_RANGE_NOTE,
             "example": "2025-11-30T00:00:00Z",
         },
     )

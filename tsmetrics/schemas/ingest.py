@@ -44,8 +44,8 @@ class SampleSchema(ma.Schema):
         required=True,
         metadata={
             "description": "RFC 3339 date-time with an offset (`Z` or `+02:00`), or epoch "
-            "seconds as a number. At most TSMETRICS_MAX_SAMPLE_AGE old and "
-            "TSMETRICS_MAX_SAMPLE_FUTURE ahead.",
+            "seconds as a number. At most TSMETRICS_MAX_SAMPLE_AGE old (7 days by default) and "
+            "TSMETRICS_MAX_SAMPLE_FUTURE ahead (5 minutes by default); others are refused (400).",
             "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
             "example": "2025-11-09T12:00:00Z",
         },

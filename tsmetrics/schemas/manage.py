@@ -7,12 +7,16 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.schemas import TextBodySchema
+from tsmetrics.schemas import ChangesSchema, StrictBoolean, StrictInteger, TextBodySchema
 from tsmetrics.schemas.inference import InferenceFieldsSchema, InferenceLoadSchema
 from tsmetrics.schemas.metrics import SLUG
 from tsmetrics.store.catalogue import ABTEST_STATUSES, ANALYSIS_UNITS, METRIC_KINDS
 
 CREATE_STATUSES = ("draft", "running")
+# Weights of an expected split: with at most 20 variants every expected share
+# is then at least 0.001 / 20,000 = 5e-8, a usable divisor for the SRM check,
+# and their sum cannot overflow (5e-324 or 1e308 could).
+MIN_WEIGHT, MAX_WEIGHT = 0.001, 1000
 
 
 class FlatList(fields.List):
@@ -53,17 +57,26 @@ def _variants(**kwargs: Any) -> fields.List:
     return FlatList(
         fields.String(validate=SLUG),
         validate=validate.Length(min=2, max=20, error="Between 2 and 20 variants."),
-        metadata={"description": "Variant names, the control first.", **kwargs},
+        metadata={
+            "description": "Variant names, all different, the control first.",
+            "uniqueItems": True,
+            **kwargs,
+        },
     )
 
 
 def _split(**kwargs: Any) -> fields.List:
     return FlatList(
-        fields.Float(validate=validate.Range(min=0, min_inclusive=False, error="Must be > 0.")),
+        fields.Float(
+            validate=validate.Range(
+                min=MIN_WEIGHT, max=MAX_WEIGHT, error=f"Must be {MIN_WEIGHT} to {MAX_WEIGHT:,}."
+            )
+        ),
         data_key="expectedSplit",
         metadata={
-            "description": "Relative weight of each variant (any scale, e.g. [50, 50] or"
-            " [1, 3]); the SRM check compares the sample counts against it. Default: equal.",
+            "description": "Relative weight of each variant, one per variant, each"
+            f" {MIN_WEIGHT} to {MAX_WEIGHT:,} (e.g. [50, 50] or [1, 3]); the SRM check"
+            " compares the sample counts against it. Default: equal.",
             "example": [50, 50],
         },
         **kwargs,
@@ -112,7 +125,7 @@ class ABTestCreateSchema(_ABTestFieldsSchema):
         return data
 
 
-class ABTestUpdateSchema(_ABTestFieldsSchema):
+class ABTestUpdateSchema(ChangesSchema, _ABTestFieldsSchema):
     """The body of PATCH /abtest/{name}: only the fields to change."""
 
     variants = _variants(
@@ -142,7 +155,7 @@ class MetricCreateSchema(TextBodySchema):
         validate=validate.OneOf(METRIC_KINDS),
         metadata={"description": "`mean` (gauges, latencies; default) or `sum` (counters)."},
     )
-    higher_is_better = fields.Boolean(data_key="higherIsBetter")
+    higher_is_better = StrictBoolean(data_key="higherIsBetter")
     analysis_unit = fields.String(
         data_key="analysisUnit",
         validate=validate.OneOf(ANALYSIS_UNITS),
@@ -151,21 +164,21 @@ class MetricCreateSchema(TextBodySchema):
             " `time` (autocorrelated gauges, e.g. CPU: paired per-bucket means of the variants).",
         },
     )
-    display_decimals = fields.Integer(
+    display_decimals = StrictInteger(
         data_key="displayDecimals",
         validate=validate.Range(min=0, max=6),
         metadata={"description": "Decimals the dashboard shows, 0 to 6 (default 2)."},
     )
 
 
-class MetricUpdateSchema(MetricCreateSchema):
+class MetricUpdateSchema(ChangesSchema, MetricCreateSchema):
     """The body of PATCH /metrics/catalogue/{name}: only the fields to change."""
 
     class Meta:
         unknown = ma.RAISE
         exclude = ("name",)
 
-    archived = fields.Boolean(
+    archived = StrictBoolean(
         metadata={"description": "true archives (hides from lists, keeps data); false restores."}
     )
 

@@ -9,7 +9,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.granularity import CHOICES
+from tsmetrics.granularity import CHOICES, clamp
+from tsmetrics.schemas import DATE_RANGE_NOTE, supported_moment
 from tsmetrics.schemas.guardrails import GUARDRAIL_ALERTS_DESCRIPTION, GuardrailAlertSchema
 
 SLUG = validate.Regexp(r"^[a-z0-9_-]{1,50}$", error="Must be 1 to 50 of a-z, 0-9, _ and -.")
@@ -26,8 +27,9 @@ def datetime_arg(description: str, example: str) -> fields.AwareDateTime:
     """A `start` or `end` query argument: ISO 8601 with an offset, refused alike everywhere."""
     return fields.AwareDateTime(
         format="iso",
+        validate=supported_moment,
         error_messages=_DATETIME_ERRORS,
-        metadata={"description": description, "example": example},
+        metadata={"description": description + DATE_RANGE_NOTE, "example": example},
     )
 
 
@@ -53,29 +55,37 @@ class MetricsQueryArgsSchema(TimeRangeArgsSchema):
     abTestName = fields.String(
         validate=SLUG,
         metadata={
-            "description": "A/B test name (required; `abTest` is an alias).",
+            "description": "A/B test name (required; `abTest` is an alias: give one of the"
+            " two, or both equal).",
             "example": "feature_a",
         },
     )
     abTest = fields.String(
-        validate=SLUG, load_only=True, metadata={"description": "Alias of `abTestName`."}
+        validate=SLUG,
+        load_only=True,
+        metadata={"description": "Alias of `abTestName`; if both are given they must be equal."},
     )
     metricName = fields.String(
         validate=SLUG,
         metadata={
-            "description": "Metric name (required; `metric` is an alias).",
+            "description": "Metric name (required; `metric` is an alias: give one of the two,"
+            " or both equal).",
             "example": "response_time",
         },
     )
     metric = fields.String(
-        validate=SLUG, load_only=True, metadata={"description": "Alias of `metricName`."}
+        validate=SLUG,
+        load_only=True,
+        metadata={"description": "Alias of `metricName`; if both are given they must be equal."},
     )
     start = datetime_arg(
         "ISO 8601 with offset. Default: `end` minus 3 days. Floored to the granularity:"
         " the first bucket is the one containing `start`.",
         "2025-10-13T12:00:00Z",
     )
-    end = datetime_arg("ISO 8601 with offset, exclusive. Default: now.", "2025-11-11T12:00:00Z")
+    end = datetime_arg(
+        "ISO 8601 with offset, exclusive, after `start`. Default: now.", "2025-11-11T12:00:00Z"
+    )
     granularity = fields.String(
         load_default="5m",
         validate=validate.OneOf(CHOICES),
@@ -124,7 +134,7 @@ class MetricsQueryArgsSchema(TimeRangeArgsSchema):
         if "end" not in data:
             data["end"] = datetime.now(UTC)
         if "start" not in data:
-            data["start"] = data["end"] - DEFAULT_RANGE
+            data["start"] = clamp(data["end"] - DEFAULT_RANGE)
         if data["end"] <= data["start"]:
             raise ma.ValidationError({"start": ["Must be before end (end defaults to now)."]})
         return data

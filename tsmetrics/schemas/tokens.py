@@ -5,7 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.schemas import TextBodySchema
+from tsmetrics.schemas import DATE_RANGE_NOTE, TextBodySchema, supported_moment
+from tsmetrics.schemas.manage import FlatList
+from tsmetrics.security.startup import SettingError, check_rate_limit
 from tsmetrics.security.tokens import SCOPES
 
 
@@ -30,6 +32,13 @@ class CreatedTokenSchema(TokenSchema):
     )
 
 
+def _rate(value: str) -> None:
+    try:
+        check_rate_limit(value, "rateLimit")
+    except SettingError as error:
+        raise ma.ValidationError(str(error)) from None
+
+
 class TokenCreateSchema(TextBodySchema):
     """The body of POST /tokens."""
 
@@ -41,7 +50,7 @@ class TokenCreateSchema(TextBodySchema):
         validate=validate.Length(min=1, max=100),
         metadata={"description": "What the token is for.", "example": "ci-ingest"},
     )
-    scopes = fields.List(
+    scopes = FlatList(
         fields.String(validate=validate.OneOf(SCOPES)),
         required=True,
         validate=validate.Length(min=1, max=len(SCOPES)),
@@ -49,9 +58,17 @@ class TokenCreateSchema(TextBodySchema):
     )
     expiresAt = fields.AwareDateTime(
         format="iso",
-        metadata={"description": "When the token stops working.", "example": "2030-12-31T00:00Z"},
+        validate=supported_moment,
+        metadata={
+            "description": "When the token stops working; in the future." + DATE_RANGE_NOTE,
+            "example": "2030-12-31T00:00Z",
+        },
     )
     rateLimit = fields.String(
-        validate=validate.Length(max=100),
-        metadata={"description": "Its own rate instead of the defaults.", "example": "60/minute"},
+        validate=[validate.Length(max=100), _rate],
+        metadata={
+            "description": "Its own rate instead of the defaults, in Flask-Limiter's notation"
+            " (`60/minute`, `10/second;600/hour`), at least 1 per period.",
+            "example": "60/minute",
+        },
     )

@@ -87,8 +87,14 @@ def check_rate_limit(value: str | None, label: str) -> None:
     if not value:
         return
     try:
-        parse_many(value)
+        items = parse_many(value)
     except ValueError:
         raise SettingError(
             f"{label}={value!r} is not a rate; write e.g. `600/minute` or `10/second;600/hour`."
         ) from None
+    # "0/minute" parses, and would refuse every request: a token or setting made useless.
+    if any(item.amount < 1 for item in items):
+        raise SettingError(
+            f"{label}={value!r} allows no request at all; give at least 1 per period"
+            " (or leave it empty for no limit)."
+        )

@@ -112,4 +112,6 @@ def archive_metric(name: str) -> Response:
     """Archive a metric (hidden from lists, data kept), or restore it."""
     archived = request.form.get("archived", "")
     saved = f"{name} is archived." if archived == "true" else f"{name} is restored."
-    return _change(name, {"archived": archived}, saved)
+    # The API takes a JSON boolean only; what is neither goes on as typed, to be refused.
+    value = forms.BOOLEANS.get(archived, archived)
+    return _change(name, {"archived": value}, saved)

@@ -83,9 +83,11 @@ class ChartView:
                 return replace(self, range=name, start=self.end - preset), PRESET_LABELS[name]
         if span >= timedelta(days=3650):
             return None
-        wider_span = max(span * 3, PRESETS["30d"])
-        label = f"the {wider_span.days} days to {self.end:%Y-%m-%d %H:%M} UTC"
-        return replace(self, range=CUSTOM, start=self.end - wider_span), label
+        start = gran.clamp(self.end - max(span * 3, PRESETS["30d"]))
+        if start >= self.start:
+            return None
+        label = f"the {(self.end - start).days} days to {self.end:%Y-%m-%d %H:%M} UTC"
+        return replace(self, range=CUSTOM, start=start), label
 
     def describe(self) -> str:
         """The range in words, for headings."""
@@ -110,6 +112,10 @@ def _parse_moment(name: str, raw: str) -> datetime:
     # A datetime-local field sent without JavaScript has no offset: read it as UTC.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    # The API's own rule, so that a page and its JSON twin refuse the same moments.
+    problem = gran.date_problem(moment)
+    if problem:
+        raise BadView(f"{name}: {problem}")
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
@@ -121,7 +127,9 @@ def _parse_range(args: MultiDict[str, str], now: datetime) -> tuple[str, datetim
         raise BadView(f"range: one of {', '.join(PRESETS)} or custom.")
     end = _parse_moment("end", args["end"]) if args.get("end") else now
     start = (
-        _parse_moment("start", args["start"]) if args.get("start") else end - PRESETS[DEFAULT_RANGE]
+        _parse_moment("start", args["start"])
+        if args.get("start")
+        else gran.clamp(end - PRESETS[DEFAULT_RANGE])
     )
     if end <= start:
         raise BadView("end: must be after start.")

@@ -31,6 +31,8 @@ _METRIC_CHOICES = ("kind", "higherIsBetter", "displayDecimals", "analysisUnit")
 _COUNTS = ("plannedSamples", "sequentialNStar")
 # A datetime-local input's value has no offset: the form says it is UTC.
 _LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
+# A form's strings for the API's JSON booleans.
+BOOLEANS = {"true": True, "false": False}
 MDE_PREFIX, GUARDRAIL_PREFIX = "mde-", "guardrail-"
 # The header an htmx field check sends: validate everything, change nothing.
 VALIDATE_HEADER = "X-Validate-Only"
@@ -143,6 +145,11 @@ def metric_body(form: Mapping[str, str], *, creating: bool) -> dict[str, Any]:
     for key in _METRIC_CHOICES:
         if value := form.get(key, "").strip():
             body[key] = value
+    # The API takes JSON's own types only (true, 2); a form has only strings.
+    if body.get("higherIsBetter") in BOOLEANS:
+        body["higherIsBetter"] = BOOLEANS[body["higherIsBetter"]]
+    if "displayDecimals" in body:
+        body["displayDecimals"] = _number(body["displayDecimals"], int)
     return body
 
 
