@@ -124,9 +124,19 @@ def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
     return test
 
 
+def _check_value_range(metric: catalogue.Metric | None, changes: dict[str, Any]) -> None:
+    """Invalid unless valueMin < valueMax, one end given or both, the other as stored."""
+    stored = (metric.value_min, metric.value_max) if metric else catalogue.DEFAULT_VALUE_RANGE
+    low, high = changes.get("value_min", stored[0]), changes.get("value_max", stored[1])
+    if not low < high:
+        field = "valueMax" if "value_max" in changes else "valueMin"
+        raise Invalid(field, f"valueMin ({low:g}) must be below valueMax ({high:g}).")
+
+
 def create_metric(conn: psycopg.Connection, fields: dict[str, Any]) -> catalogue.Metric:
     """A new catalogue entry from validated fields; Conflict when the name exists."""
     fields = dict(fields)
+    _check_value_range(None, fields)
     name = fields.pop("name")
     created = catalogue.create_metric(conn, name, **fields)
     if created is None:
@@ -142,4 +152,5 @@ def update_metric(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
         archived = changes.pop("archived", None)
         if not changes and archived is None:
             return metric
+        _check_value_range(metric, changes)
         return catalogue.update_metric(conn, metric.id, changes, archived=archived)

@@ -104,6 +104,11 @@
     }
   }
 
+  // Samples stored before the accepted value range existed may reach ±1.8e308: an
+  // axis from -1.8e308 to 1.8e308 spans Infinity and gets no ticks, so the y range
+  // stops at a quarter of the largest double (what lies beyond is clipped).
+  var AXIS_LIMIT = Number.MAX_VALUE / 4;
+
   // The min-max band of a time series: drawn under the lines, and included in the y range.
   var bandPlugin = {
     id: "tsmBand",
@@ -115,6 +120,8 @@
         scale.min = Math.min(scale.min, dataset.lowest);
         scale.max = Math.max(scale.max, dataset.highest);
       });
+      scale.min = Math.max(scale.min, -AXIS_LIMIT);
+      scale.max = Math.min(scale.max, AXIS_LIMIT);
     },
     beforeDatasetsDraw: function (chart) {
       var ctx = chart.ctx, area = chart.chartArea, xs = chart.scales.x, ys = chart.scales.y;

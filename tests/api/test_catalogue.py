@@ -25,6 +25,8 @@ def test_list_and_read_the_catalogue(client, feature_a):
         "kind": "mean",
         "higherIsBetter": False,
         "analysisUnit": "sample",
+        "valueMin": -1e15,
+        "valueMax": 1e15,
     }
     assert client.get("/metrics/catalogue").get_json() == [metric]
 
@@ -57,6 +59,8 @@ def test_create_and_change_a_metric(client, db):
         "higherIsBetter": False,
         "displayDecimals": 1,
         "analysisUnit": "sample",
+        "valueMin": -1e15,
+        "valueMax": 1e15,
         "archived": False,
         "archivedAt": None,
     }
@@ -66,7 +70,7 @@ def test_create_and_change_a_metric(client, db):
     ).get_json()
     assert (changed["unit"], changed["displayDecimals"], changed["kind"]) == ("ms", 0, "mean")
     assert changed["analysisUnit"] == "time"
-    # The GET contract gained one field, the analysis unit.
+    # The GET contract gained the analysis unit, then the accepted value range.
     assert client.get("/metrics/catalogue/checkout_time").get_json() == {
         "name": "checkout_time",
         "unit": "ms",
@@ -74,6 +78,8 @@ def test_create_and_change_a_metric(client, db):
         "kind": "mean",
         "higherIsBetter": False,
         "analysisUnit": "time",
+        "valueMin": -1e15,
+        "valueMax": 1e15,
     }
 
 
@@ -102,6 +108,12 @@ def test_metric_defaults_and_duplicates(client, db):
         ({"name": "m", "archived": True}, "archived"),
         ({"name": "m", "analysisUnit": "minute"}, "analysisUnit"),
         ({"name": "m", "analysisUnit": None}, "analysisUnit"),
+        ({"name": "m", "valueMin": "-Infinity"}, "valueMin"),
+        ({"name": "m", "valueMax": "NaN"}, "valueMax"),
+        ({"name": "m", "valueMax": None}, "valueMax"),
+        ({"name": "m", "valueMin": 5, "valueMax": 5}, "valueMax"),
+        ({"name": "m", "valueMin": 1e16}, "valueMin"),  # above the default valueMax
+        ({"name": "m", "valueMax": -1e16}, "valueMax"),
     ],
 )
 def test_metric_validation_is_a_400_naming_the_field(client, db, payload, field):
@@ -141,3 +153,19 @@ def test_openapi_documents_the_catalogue_operations(client):
         for method, operation in paths[path].items():
             if method != "parameters":
                 assert operation["tags"] == ["catalogue"], path
+
+
+def test_a_metric_accepted_value_range_is_set_and_changed(client, db):
+    created = client.post(
+        "/metrics/catalogue", json={"name": "latency", "valueMin": 0, "valueMax": 60_000}
+    ).get_json()
+    assert (created["valueMin"], created["valueMax"]) == (0, 60_000)
+    changed = client.patch("/metrics/catalogue/latency", json={"valueMax": 1e308}).get_json()
+    assert (changed["valueMin"], changed["valueMax"]) == (0, 1e308)
+    # One end alone is checked against the other end as stored.
+    refused = _problem(client.patch("/metrics/catalogue/latency", json={"valueMax": -1}), 400)
+    assert refused["errors"] == {"valueMax": ["valueMin (0) must be below valueMax (-1)."]}
+    refused = _problem(client.patch("/metrics/catalogue/latency", json={"valueMin": 2e308}), 400)
+    assert "valueMin" in refused["errors"]
+    read = client.get("/metrics/catalogue/latency").get_json()
+    assert (read["valueMin"], read["valueMax"]) == (0, 1e308)

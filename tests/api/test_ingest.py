@@ -263,3 +263,61 @@ def test_openapi_documents_the_body_like_the_json_schema(client):
     sample = spec["components"]["schemas"][sample_ref.rsplit("/", 1)[1]]
     assert set(sample["properties"]) == set(schema["$defs"]["sample"]["properties"])
     assert sorted(sample["required"]) == sorted(schema["$defs"]["sample"]["required"])
+
+
+RANGE_HELP = (
+    "the accepted range of metric 'response_time' (its valueMin and valueMax in the catalogue)."
+)
+
+
+def test_a_value_outside_the_accepted_range_is_refused_naming_it(client, db, feature_a):
+    """Issue 14 (1): 2e305 was stored, and /metrics answered 400 for that series ever after."""
+    doc = _batch([{"metric": "response_time", "value": 2e305, "time": NOW}], variant="control")
+    body = _problem(_post(client, doc, key="poison"), 400)
+    assert body["errors"] == {
+        "samples[0].value": [f"Must be between -1e+15 and 1e+15: {RANGE_HELP}"]
+    }
+    assert "invalid" in body["detail"] and "nothing was stored" in body["detail"]
+    assert _count(db) == 0
+    # The bounds themselves are accepted, by the per-sample loop and the column path alike.
+    for value in (1e15, -1e15):
+        sample = {"metric": "response_time", "value": value, "time": NOW}
+        assert _post(client, _batch([sample])).status_code == 201
+        assert _post(client, _batch([sample] * 3)).status_code == 201
+    assert _count(db) == 8
+
+
+def test_each_metric_has_its_own_range(client, db, feature_a):
+    changed = client.patch(
+        "/metrics/catalogue/response_time", json={"valueMin": 0, "valueMax": 6e4}
+    )
+    assert changed.status_code == 200
+    catalogue.ensure_metric(db, "latency", unit="ms")
+    samples = [
+        {"metric": "response_time", "value": 0, "time": NOW},
+        {"metric": "response_time", "value": -0.5, "time": NOW},
+        {"metric": "latency", "value": -0.5, "time": NOW},
+        {"metric": "response_time", "value": 60_000.001, "time": NOW},
+        {"metric": "response_time", "value": 60_000, "time": NOW},
+    ]
+    body = _problem(_post(client, _batch(samples)), 400)
+    range_help = RANGE_HELP
+    assert body["errors"] == {
+        "samples[1].value": [f"Must be between 0 and 60000: {range_help}"],
+        "samples[3].value": [f"Must be between 0 and 60000: {range_help}"],
+    }
+    assert _count(db) == 0
+    assert _post(client, _batch([samples[0], samples[2], samples[4]])).status_code == 201
+
+
+def test_a_widened_range_applies_to_the_next_batch(client, db, feature_a):
+    """The cache holds the ranges; a refusal checks the catalogue's stamp, as for unknown names."""
+    doc = _batch([{"metric": "response_time", "value": 5e15, "time": NOW}])
+    _problem(_post(client, doc), 400)
+    # Changed through SQL, as another process would: only the stamp tells this one.
+    db.execute("UPDATE metrics SET value_max = 1e16 WHERE name = 'response_time'")
+    assert _post(client, doc).status_code == 201
+    db.execute("UPDATE metrics SET value_max = 1e15 WHERE name = 'response_time'")
+    cache = client.application.extensions[CATALOGUE_KEY]
+    cache.as_of(time.monotonic())  # a narrowed range applies after the cache's TTL
+    _problem(_post(client, doc), 400)

@@ -47,13 +47,18 @@ def _random_sample(rng: np.random.Generator) -> object:
     return sample
 
 
+def _ranges(metric_id: int) -> tuple[float, float]:
+    # add_to_cart accepts 0 to 100 only; response_time the default range (±1e15).
+    return (0.0, 100.0) if metric_id == 4 else sample_checks.default_ranges(metric_id)
+
+
 def _columns_by_loop(raw, monkeypatch):
     errors: dict = {}
     with monkeypatch.context() as patch:
         patch.setattr(sample_checks, "valid_columns", lambda *args: None)
         window = (NOW - LIMITS.max_age_seconds, NOW + LIMITS.max_future_seconds)
         columns = sample_checks.sample_columns(
-            raw, CATALOGUE.metrics, window, LIMITS, errors, set()
+            raw, CATALOGUE.metrics, window, LIMITS, errors, set(), ranges=_ranges
         )
     return columns, errors
 
@@ -71,7 +76,7 @@ def test_column_path_accepts_only_what_the_loop_accepts(seed, monkeypatch):
             _random_sample(rng) if rng.random() < 0.15 else {**_sample(), "time": NOW - size}
             for _ in range(size)
         ]
-        fast = sample_checks.valid_columns(raw, CATALOGUE.metrics, window)
+        fast = sample_checks.valid_columns(raw, CATALOGUE.metrics, window, _ranges)
         (times, values, metric_ids), errors = _columns_by_loop(raw, monkeypatch)
         if fast is None:
             continue

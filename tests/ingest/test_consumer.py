@@ -247,6 +247,7 @@ def test_invalid_messages_are_dead_lettered_with_their_reason(db, names, topolog
         ("invalid", _bad(value=-math.inf)),
         ("invalid", _bad(time=time.time() - 8 * 86400)),
         ("invalid", _bad(time=time.time() + 3600)),
+        ("invalid", _bad(value=2e305)),  # outside the metric's accepted range (issue 14)
         ("too-large", huge),
         ("too-large", many),
         ("missing-id", _bad()),
@@ -272,9 +273,11 @@ def test_invalid_messages_are_dead_lettered_with_their_reason(db, names, topolog
         code for code, _ in bad
     ]
     assert [body for _, body in dead] == [body for _, body in bad]
-    assert [p.message_id for p, _ in dead] == [f"bad-{i}" for i in range(11)] + [None]
+    assert [p.message_id for p, _ in dead] == [f"bad-{i}" for i in range(12)] + [None]
     assert {p.headers["x-tsmetrics-queue"] for p, _ in dead} == {topology.queue}
     assert "samples[0].value: Must be finite." in dead[5][0].headers["x-tsmetrics-reason"]
+    range_reason = "samples[0].value: Must be between -1e+15 and 1e+15"
+    assert range_reason in dead[9][0].headers["x-tsmetrics-reason"]
     assert consumer.log().count("dead-lettered message") == len(bad)
     assert rabbit.waiting_in(topology.queue) == 0
 

@@ -34,6 +34,7 @@ class VariantSummary:
     mean_interval: stats.Interval | None
     total: float | None  # counters only: the sum, and the sum per minute of the window
     rate_per_minute: float | None
+    unrepresentable: bool = False  # some number above is None for lying beyond a float
 
 
 @dataclass(frozen=True)
@@ -134,17 +135,24 @@ def _summary(
         return VariantSummary(name, 0, None, None, None, None, None, None, None)
     several = moments.n >= 2
     counter = metric.kind == "sum"
-    return VariantSummary(
+    # Samples near the float range (stored before the accepted range existed) can
+    # put a sum or a spread beyond double precision: that number is None, and
+    # `unrepresentable` says why, instead of failing the whole comparison.
+    total = stats.to_float(moments.total) if counter else None
+    summary = VariantSummary(
         name=name,
         count=moments.n,
-        mean=float(moments.mean),
-        sd=math.sqrt(moments.variance) if several else None,
+        mean=stats.to_float(moments.mean),
+        sd=stats.sqrt(moments.variance) if several else None,
         min=row.lo,
         max=row.hi,
         mean_interval=stats.mean_interval(moments) if several else None,
-        total=float(moments.total) if counter else None,
-        rate_per_minute=float(moments.total) / minutes if counter and minutes else None,
+        total=total,
+        rate_per_minute=total / minutes if total is not None and minutes else None,
     )
+    lost = summary.mean is None or (several and None in (summary.sd, summary.mean_interval))
+    lost = lost or (counter and total is None)
+    return replace(summary, unrepresentable=True) if lost else summary
 
 
 def _compare_metric(window, metric, totals, paired, mde) -> MetricComparison:

@@ -75,7 +75,14 @@ class Estimates:
 
 
 def _ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator else float("nan")
+    # NaN where undefined, and where the exact ratio lies beyond double precision
+    # (samples near the float range): such a look is refused, never an error.
+    if not denominator:
+        return math.nan
+    try:
+        return numerator / denominator
+    except OverflowError:
+        return math.nan
 
 
 def estimates(control: Running, treatment: Running, looks: list[int], scale: int) -> Estimates:

@@ -102,10 +102,12 @@ def time_refusal(series: time_unit.PairedMinutes, seconds: int) -> str | None:
     """Why the unit `time` cannot compare these variants yet, or None when it can."""
     if len(series.minutes) < time_unit.MIN_MINUTES:
         return too_few_buckets(seconds)
-    return time_unit.refusal(series)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return time_unit.refusal(series)
 
 
-def _finite(result: sequential.Inference) -> sequential.Inference | None:
+def finite(result: sequential.Inference) -> sequential.Inference | None:
+    """The result, or None when one of its numbers is not finite."""
     numbers = [result.lift, result.statistic, result.p_value]
     numbers += [result.lift_interval.low, result.lift_interval.high]
     # Samples near the float range could overflow; JSON must never carry NaN.
@@ -116,15 +118,28 @@ def judge_samples(
     control: stats.Moments, treatment: stats.Moments, method: Method
 ) -> sequential.Inference | None:
     """Unit `sample` (n >= 2 each, some variance); None beyond double precision."""
-    if method.inference == "sequential":
-        return _finite(sequential.sequential(control, treatment, method.tuned.tuning))
-    return _finite(sequential.fixed(control, treatment, method.tuned.tuning.alpha))
+    try:
+        if method.inference == "sequential":
+            return finite(sequential.sequential(control, treatment, method.tuned.tuning))
+        return finite(sequential.fixed(control, treatment, method.tuned.tuning.alpha))
+    except OverflowError:  # an exact moment that no float holds
+        return None
+
+
+def time_inference(
+    series: time_unit.PairedMinutes, inference: str, tuning: sequential.Tuning
+) -> sequential.Inference | None:
+    """Unit `time` over every paired bucket (time_refusal must be None); None beyond floats."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        looks = time_unit.time_looks(series.control, series.treatment, [len(series.minutes) - 1])
+    if not (np.isfinite(looks.lift[0]) and np.isfinite(looks.variance[0])):
+        return None  # bucket means near the float range: their differences overflow
+    return finite(time_unit.inference_at(looks, 0, inference, tuning))
 
 
 def judge_time(series: time_unit.PairedMinutes, method: Method) -> sequential.Inference | None:
-    """Unit `time` over every paired bucket (time_refusal must be None)."""
-    (result,) = time_unit.infer_time(series, method.inference, method.tuned.tuning)
-    return _finite(result)
+    """time_inference by the method's inference and tuning."""
+    return time_inference(series, method.inference, method.tuned.tuning)
 
 
 def plan_samples(control: stats.Moments, treatment: stats.Moments) -> tuple[float, float, float]:
@@ -229,17 +244,26 @@ def judge(
     if why is None:
         judged = judge_time if time else judge_samples
         result = judged(series, method) if time else judged(control, treatment, method)
-        why = None if result is not None else "the numbers are beyond double precision"
+        why = None if result is not None else stats.UNREPRESENTABLE
     planned = None
     if result is not None and window.with_plans:
-        estimates = plan_time(series) if time else plan_samples(control, treatment)
-        planned = plan(
+        planned = _plan(window, method, series if time else (control, treatment), mde)
+    name = abtest.variants[position]
+    return Comparison(name, "inconclusive", method, result, refusal=why, planned=planned)
+
+
+def _plan(window: Window, method: Method, data, mde: float | None) -> Planned | None:
+    """The plan of one comparison, or None when its numbers lie beyond double precision."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            estimates = plan_samples(*data) if isinstance(data, tuple) else plan_time(data)
+        return plan(
             estimates,
             method,
             mde_relative=mde,
             window_seconds=window.seconds,
             end=datetime.fromtimestamp(window.high, UTC),
-            running=abtest.status == "running",
+            running=window.abtest.status == "running",
         )
-    name = abtest.variants[position]
-    return Comparison(name, "inconclusive", method, result, refusal=why, planned=planned)
+    except OverflowError:
+        return None

@@ -19,6 +19,32 @@ from tsmetrics.analysis.distributions import chi2_sf, t_isf, t_sf
 ALPHA = 0.05
 SRM_THRESHOLD = 0.001  # what GrowthBook and Eppo flag sample ratio mismatch at
 CORRECTIONS = ("none", "holm", "bh")
+# Why a statistic is missing when its exact value lies beyond double precision:
+# samples stored before the accepted value range existed (or written through SQL)
+# can reach 1.8e308, whose squares, sums and variances no float holds.
+UNREPRESENTABLE = "the numbers are beyond double precision"
+
+
+def to_float(value: Fraction | Decimal | float | int) -> float | None:
+    """The nearest float, or None when it lies beyond double precision (or is not a number)."""
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def sqrt(value: Fraction) -> float | None:
+    """The square root of an exact value >= 0, even when the value itself is beyond a float."""
+    as_float = to_float(value)
+    if as_float is not None:
+        return math.sqrt(as_float)
+    # sqrt(x) = sqrt(x / 4**k) * 2**k, with k making x / 4**k a float.
+    k = max(0, (value.numerator.bit_length() - value.denominator.bit_length()) // 2 - 500)
+    try:
+        return math.ldexp(math.sqrt(float(value / (1 << (2 * k)))), k)
+    except OverflowError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -53,11 +79,14 @@ class Interval:
     high: float
 
 
-def mean_interval(m: Moments, alpha: float = ALPHA) -> Interval:
-    """The t interval of one mean (n >= 2)."""
-    half = t_isf(alpha / 2, m.n - 1) * math.sqrt(m.variance / m.n)
-    mean = float(m.mean)
-    return Interval(mean - half, mean + half)
+def mean_interval(m: Moments, alpha: float = ALPHA) -> Interval | None:
+    """The t interval of one mean (n >= 2); None when it lies beyond double precision."""
+    root, mean = sqrt(m.variance / m.n), to_float(m.mean)
+    if root is None or mean is None:
+        return None
+    half = t_isf(alpha / 2, m.n - 1) * root
+    low, high = mean - half, mean + half
+    return Interval(low, high) if math.isfinite(low) and math.isfinite(high) else None
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,14 @@ def _time_looks(window, series, method, ends_at) -> list[tuple[sequential.Infere
     if not enough.any():
         return out
     valid = np.flatnonzero(enough)
-    looks = time_unit.time_looks(series.control, series.treatment, ends[valid])
+    # Bucket means near the float range overflow to inf or NaN: those looks are refused below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        looks = time_unit.time_looks(series.control, series.treatment, ends[valid])
+        return _judge_time_looks(out, valid, looks, method)
+
+
+def _judge_time_looks(out, valid, looks, method) -> list[tuple[sequential.Inference | None, str]]:
+    """Fill `out` at the `valid` looks with the inference of each, or why there is none."""
     tuning = method.tuned.tuning
     if method.inference == "sequential":
         sequence = sequential.sequence_looks(
@@ -116,13 +123,15 @@ def _time_looks(window, series, method, ends_at) -> list[tuple[sequential.Infere
         )
     else:
         results = [
-            time_unit.inference_at(looks, index, "fixed", tuning)
-            if looks.variance[index] > 0
+            judging.finite(time_unit.inference_at(looks, index, "fixed", tuning))
+            if looks.variance[index] > 0 and np.isfinite(looks.lift[index])
             else None
             for index in range(len(valid))
         ]
-    for look, result in zip(valid, results, strict=True):
-        out[look] = (result, "" if result else "the per-bucket difference never varies")
+    for index, (look, result) in enumerate(zip(valid, results, strict=True)):
+        flat = looks.variance[index] == 0
+        why = "the per-bucket difference never varies" if flat else stats.UNREPRESENTABLE
+        out[look] = (result, "" if result else why)
     return out
 
 
@@ -131,9 +140,11 @@ def _sample_looks(method, running, scale, position, valid) -> list:
     if method.inference == "sequential":
         est = cumulative.estimates(control, treatment, valid, scale)
         tuning = method.tuned.tuning
-        looks = sequential.sequence_looks(
-            est.lift, est.variance, est.relative_lift, est.relative_variance, est.units, tuning
-        )
+        # A look whose estimates lie beyond double precision is NaN: refused, not an error.
+        with np.errstate(over="ignore", invalid="ignore"):
+            looks = sequential.sequence_looks(
+                est.lift, est.variance, est.relative_lift, est.relative_variance, est.units, tuning
+            )
         return sequential.inferences(looks, est.variance, est.relative_variance, tuning, "sample")
     return [
         judging.judge_samples(control.moments(k, scale), treatment.moments(k, scale), method)
@@ -170,7 +181,7 @@ def _treatment(window, metric, looked, position, series) -> TreatmentTimeline:
     points = []
     for k, t in enumerate(ends_at):
         result = results.get(k)
-        reason = why[k] or (None if result else "the numbers are beyond double precision")
+        reason = why[k] or (None if result else stats.UNREPRESENTABLE)
         points.append(TimelinePoint(t, control.n[k], treatment.n[k], result, reason))
     return TreatmentTimeline(names[1], method, points)
 

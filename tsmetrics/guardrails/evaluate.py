@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import numpy as np
 import psycopg
 
 from tsmetrics.analysis import design, judging, sequential, stats, time_unit
@@ -87,7 +88,7 @@ def _checked(guardrail, variant, result: sequential.Inference, source: str, widt
     interval = result.lift_interval
     numbers = (result.lift, result.p_value, interval.low, interval.high)
     if not all(math.isfinite(x) for x in numbers):
-        return Outcome(guardrail, variant, None, None, "the numbers are beyond double precision")
+        return Outcome(guardrail, variant, None, None, stats.UNREPRESENTABLE)
     return Outcome(guardrail, variant, result, source, unit_seconds=width)
 
 
@@ -106,6 +107,8 @@ def sample_outcome(
     tuned = design.sample_tuning(guardrail, variant, units, span[1] - span[0], _at(span[0]))
     try:
         result = sequential.sequential(control, treatment, tuned.tuning)
+    except OverflowError:  # an exact moment beyond any float (samples near ±1.8e308)
+        return Outcome(guardrail, variant, None, None, stats.UNREPRESENTABLE)
     except ValueError as error:
         return Outcome(guardrail, variant, None, None, refusal=str(error))
     return _checked(guardrail, variant, result, tuned.source)
@@ -139,13 +142,17 @@ _NONE = stats.Moments.from_sums(0, 0, 0)
 
 
 def _time_outcome(guardrail, variant, paired: time_unit.PairedMinutes, tuned, width) -> Outcome:
-    why = time_unit.refusal(paired)
-    if why:
-        return Outcome(guardrail, variant, None, None, refusal=why)
-    try:
-        result = time_unit.infer_time(paired, "sequential", tuned.tuning)[0]
-    except ValueError as error:
-        return Outcome(guardrail, variant, None, None, refusal=str(error))
+    # Bucket means near the float range overflow to inf or NaN: _checked refuses those.
+    with np.errstate(over="ignore", invalid="ignore"):
+        why = time_unit.refusal(paired)
+        if why:
+            return Outcome(guardrail, variant, None, None, refusal=why)
+        try:
+            result = judging.time_inference(paired, "sequential", tuned.tuning)
+        except ValueError as error:
+            return Outcome(guardrail, variant, None, None, refusal=str(error))
+    if result is None:
+        return Outcome(guardrail, variant, None, None, stats.UNREPRESENTABLE)
     return _checked(guardrail, variant, result, tuned.source, width)
 
 

@@ -36,9 +36,14 @@ _REASON_CHARS = 1000
 class BatchRejected(ValueError):
     """The batch cannot be stored; `errors` maps field paths to reasons, `code` says what kind."""
 
-    def __init__(self, code: str, errors: dict[str, list[str]]) -> None:
+    def __init__(
+        self, code: str, errors: dict[str, list[str]], *, catalogue_bound: bool = False
+    ) -> None:
         self.code = code
         self.errors = errors
+        # Every problem is an unknown name or a value outside its metric's range:
+        # a newer catalogue might accept the batch.
+        self.catalogue_bound = catalogue_bound or code == UNKNOWN_NAME
         super().__init__(self.reason())
 
     def reason(self, limit: int = _REASON_CHARS) -> str:
@@ -88,7 +93,10 @@ def parse_batch(
 def parse_with_refresh(
     body: bytes, cache: CatalogueCache, limits: Limits, *, received_at: float | None = None
 ) -> Batch:
-    """parse_batch; a batch naming something unknown is checked again against the database.
+    """parse_batch; a batch refused by the catalogue is checked again against the database.
+
+    Refused by the catalogue: it names something unknown, or a value lies outside
+    its metric's accepted range (which may have been widened since the cache loaded).
 
     `received_at` (time.monotonic()) is when the batch arrived: every name
     committed before then is known to the second check.
@@ -98,7 +106,7 @@ def parse_with_refresh(
     try:
         return parse_batch(body, known, limits)
     except BatchRejected as rejected:
-        if rejected.code != UNKNOWN_NAME:
+        if not rejected.catalogue_bound:
             raise
         fresh = cache.as_of(received_at)
         if fresh is known:
@@ -116,6 +124,7 @@ def validate_batch(
         )
     errors: dict[str, list[str]] = {}
     unknown: set[str] = set()
+    beyond: set[str] = set()
     for key in doc:
         if key not in FIELDS:
             errors[short_key(key)] = ["Unknown field."]
@@ -132,9 +141,19 @@ def validate_batch(
     else:
         moment = time.time() if now is None else now
         window = (moment - limits.max_age_seconds, moment + limits.max_future_seconds)
-        columns = sample_columns(samples, catalogue.metrics, window, limits, errors, unknown)
+        columns = sample_columns(
+            samples,
+            catalogue.metrics,
+            window,
+            limits,
+            errors,
+            unknown,
+            ranges=catalogue.value_range,
+            beyond=beyond,
+        )
     if errors:
-        raise BatchRejected(UNKNOWN_NAME if set(errors) == unknown else INVALID, errors)
+        code = UNKNOWN_NAME if set(errors) == unknown else INVALID
+        raise BatchRejected(code, errors, catalogue_bound=set(errors) <= unknown | beyond)
     assert abtest is not None and variant is not None and columns is not None
     times, values, metric_ids = columns
     samples = SampleColumns.from_seconds(times, values, abtest[0], metric_ids, variant)

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -28,20 +28,31 @@ _RETRY_AFTER_FAILURE = 1.0
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The names a batch may use: A/B test name to (id, variants), metric name to id."""
+    """The names a batch may use: A/B test name to (id, variants), metric name to id.
+
+    And each metric's accepted value range by id (migration 0010); a metric
+    missing from `value_ranges` accepts catalogue.DEFAULT_VALUE_RANGE.
+    """
 
     abtests: dict[str, tuple[int, tuple[str, ...]]]
     metrics: dict[str, int]
     version: int = 0  # the stamp it was loaded at; it holds at least every change up to it
+    value_ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def value_range(self, metric_id: int) -> tuple[float, float]:
+        """The [min, max] a sample of this metric may have."""
+        return self.value_ranges.get(metric_id, catalogue.DEFAULT_VALUE_RANGE)
 
 
 def load_catalogue(conn: psycopg.Connection) -> Catalogue:
     """Every A/B test and metric name with its id, and the stamp they are at least as new as."""
     version = read_catalogue_version(conn)  # first: the lists read next are newer still
+    metrics = catalogue.list_metrics(conn)
     return Catalogue(
         abtests={t.name: (t.id, tuple(t.variants)) for t in catalogue.list_abtests(conn)},
-        metrics={m.name: m.id for m in catalogue.list_metrics(conn)},
+        metrics={m.name: m.id for m in metrics},
         version=version,
+        value_ranges={m.id: (m.value_min, m.value_max) for m in metrics},
     )
 
 

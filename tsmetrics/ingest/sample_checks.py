@@ -9,12 +9,14 @@ which one (`samples[3].value: Must be finite.`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from tsmetrics.ingest.limits import Limits
+from tsmetrics.store.catalogue import DEFAULT_VALUE_RANGE
 
 SAMPLE_FIELDS = ("metric", "value", "time")
 # RFC 3339 (ISO 8601 with an offset), the same pattern as the JSON Schema file.
@@ -30,10 +32,19 @@ _NUMBERS = frozenset((float, int))
 _TIMES = frozenset((float, int, str))
 
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # epoch seconds, values, metric ids
+Ranges = Callable[[int], tuple[float, float]]  # a metric id's accepted [min, max]
+
+
+def default_ranges(_metric_id: int) -> tuple[float, float]:
+    """The accepted range of a metric whose catalogue entry does not say."""
+    return DEFAULT_VALUE_RANGE
 
 
 def valid_columns(
-    raw: list, metric_ids: dict[str, int], window: tuple[float, float]
+    raw: list,
+    metric_ids: dict[str, int],
+    window: tuple[float, float],
+    ranges: Ranges = default_ranges,
 ) -> Columns | None:
     """Times, values and metric ids when every sample is valid; None to let the loop decide.
 
@@ -73,7 +84,13 @@ def valid_columns(
         and (seconds <= hi).all()
     ):
         return None
-    return seconds, value, np.array(ids, dtype=np.int16)
+    metric = np.array(ids, dtype=np.int16)
+    for metric_id in set(ids):  # a batch holds few metrics
+        low, high = ranges(metric_id)
+        chosen = value[metric == metric_id] if len(ids) > 1 else value
+        if not ((chosen >= low).all() and (chosen <= high).all()):
+            return None
+    return seconds, value, metric
 
 
 def _column_seconds(times: list) -> np.ndarray | None:
@@ -123,12 +140,24 @@ def _seconds(moment: Any, iso_cache: dict[str, float | None]) -> float | None:
     return None
 
 
-def sample_columns(raw: list, metric_ids, window, limits: Limits, errors, unknown):
+def sample_columns(
+    raw: list,
+    metric_ids,
+    window,
+    limits: Limits,
+    errors,
+    unknown,
+    *,
+    ranges: Ranges = default_ranges,
+    beyond: set[str] | None = None,
+):
     """Times, values and metric ids of valid samples; every problem into `errors` by path.
 
-    Paths of unknown metric names also go into `unknown`.
+    Paths of unknown metric names also go into `unknown`; those of values outside
+    their metric's accepted range into `beyond` (a newer catalogue may widen it).
     """
-    valid = valid_columns(raw, metric_ids, window)
+    beyond = set() if beyond is None else beyond
+    valid = valid_columns(raw, metric_ids, window, ranges)
     if valid is not None:
         return valid
     # Something is wrong (or unusual): find out what, sample by sample.
@@ -152,16 +181,24 @@ def sample_columns(raw: list, metric_ids, window, limits: Limits, errors, unknow
                 and value - value == 0.0
                 and seconds is not None
                 and lo <= seconds <= hi
+                and _within(value, ranges(metric_id))
             ):
                 times.append(seconds)
                 values.append(value)
                 metrics.append(metric_id)
                 continue
-        _explain(f"samples[{index}]", sample, metric_ids, window, limits, errors, unknown)
+        checks = (metric_ids, window, limits, ranges)
+        _explain(f"samples[{index}]", sample, checks, errors, (unknown, beyond))
     return times, values, metrics
 
 
-def _explain(path, sample, metric_ids, window, limits, errors, unknown) -> None:
+def _within(value: float, accepted: tuple[float, float]) -> bool:
+    return accepted[0] <= value <= accepted[1]
+
+
+def _explain(path, sample, checks, errors, found) -> None:
+    metric_ids, window, limits, ranges = checks
+    unknown, beyond = found
     if type(sample) is not dict:
         errors[path] = ["Must be an object with metric, value and time."]
         return
@@ -180,8 +217,16 @@ def _explain(path, sample, metric_ids, window, limits, errors, unknown) -> None:
         unknown.add(f"{path}.metric")
     if "value" in sample:
         problem = _value_problem(sample["value"])
+        metric_id = metric_ids.get(name) if type(name) is str else None
         if problem:
             errors[f"{path}.value"] = [problem]
+        elif metric_id is not None and not _within(sample["value"], ranges(metric_id)):
+            low, high = ranges(metric_id)
+            errors[f"{path}.value"] = [
+                f"Must be between {low:g} and {high:g}: the accepted range of metric {name!r}"
+                " (its valueMin and valueMax in the catalogue)."
+            ]
+            beyond.add(f"{path}.value")
     if "time" in sample:
         problem = _time_problem(sample["time"], window, limits)
         if problem:
@@ -189,11 +234,12 @@ def _explain(path, sample, metric_ids, window, limits, errors, unknown) -> None:
 
 
 def _value_problem(value: Any) -> str | None:
-    if type(value) not in (int, float):
+    kind = type(value)
+    if kind not in (int, float):
         return "Must be a number."
-    if not -_BIG < value < _BIG or value != value:
+    if (kind is int and not -_BIG < value < _BIG) or value - value != 0:
         return "Must be finite."
-    return None
+    return None  # a finite float, however large: the range check says what is accepted
 
 
 def _time_problem(moment: Any, window: tuple[float, float], limits: Limits) -> str | None:

@@ -108,6 +108,13 @@ class VariantResultSchema(ma.Schema):
     meanCi = IntervalField(metadata={"description": "95% t interval of the mean."})
     sum = fields.Float(**_NUMBER, metadata={"description": "Counters (kind sum) only."})
     ratePerMinute = fields.Float(**_NUMBER, metadata={"description": "Counters only."})
+    unrepresentable = fields.Boolean(
+        metadata={
+            "description": "Present (true) only when a number above is null because its value"
+            " lies beyond double precision (samples near ±1.8e308 stored before the accepted"
+            " value range existed)."
+        }
+    )
 
 
 class TuningSchema(ma.Schema):
@@ -170,7 +177,12 @@ class ComparisonSchema(ma.Schema):
     adjustedPValue = fields.Float(**_NUMBER, metadata={"description": "After the correction."})
     verdict = fields.String(metadata={"description": "`better`, `worse` or `inconclusive`."})
     refusal = fields.String(
-        allow_none=True, metadata={"example": "fewer than 2 samples in treatment"}
+        allow_none=True,
+        metadata={
+            "description": "Why the numbers are null, e.g. `fewer than 2 samples in treatment`,"
+            " or `the numbers are beyond double precision` (samples near the float range).",
+            "example": "fewer than 2 samples in treatment",
+        },
     )
     inference = fields.Nested(MethodSchema)
 

@@ -72,7 +72,7 @@ def method_json(method: judging.Method) -> dict[str, Any]:
 
 
 def _variant_json(v: compare.VariantSummary) -> dict[str, Any]:
-    return {
+    body = {
         "variant": v.name,
         "count": v.count,
         "mean": _number(v.mean),
@@ -83,6 +83,8 @@ def _variant_json(v: compare.VariantSummary) -> dict[str, Any]:
         "sum": _number(v.total),
         "ratePerMinute": _number(v.rate_per_minute),
     }
+    # Only when set: every body without samples near the float range stays as it was.
+    return body | {"unrepresentable": True} if v.unrepresentable else body
 
 
 def _srm_json(ratio: compare.SampleRatio) -> dict[str, Any]:

@@ -38,7 +38,12 @@ class SampleSchema(ma.Schema):
     value = fields.Float(
         required=True,
         allow_nan=False,
-        metadata={"description": "A finite number.", "example": 93.5},
+        metadata={
+            "description": "A finite number within the metric's accepted range (its valueMin"
+            " and valueMax in the catalogue; by default -1e15 to 1e15). A value outside is"
+            " refused as invalid, naming the field (`samples[3].value`) and the range.",
+            "example": 93.5,
+        },
     )
     time = fields.Raw(
         required=True,

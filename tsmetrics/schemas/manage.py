@@ -169,6 +169,28 @@ class MetricCreateSchema(TextBodySchema):
         validate=validate.Range(min=0, max=6),
         metadata={"description": "Decimals the dashboard shows, 0 to 6 (default 2)."},
     )
+    value_min = fields.Float(
+        data_key="valueMin",
+        metadata={
+            "description": "The smallest value a sample may have; both ingestion paths refuse"
+            " others as invalid. Finite, below valueMax. Default -1e15.",
+            "example": 0,
+        },
+    )
+    value_max = fields.Float(
+        data_key="valueMax",
+        metadata={
+            "description": "The largest value a sample may have. Finite, above valueMin."
+            " Default 1e15.",
+            "example": 60000,
+        },
+    )
+
+    @ma.validates_schema
+    def _check_value_range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        low, high = data.get("value_min"), data.get("value_max")
+        if low is not None and high is not None and not low < high:
+            raise ma.ValidationError({"valueMax": ["Must be above valueMin."]})
 
 
 class MetricUpdateSchema(ChangesSchema, MetricCreateSchema):
@@ -214,5 +236,7 @@ class ManagedMetricSchema(ma.Schema):
     higherIsBetter = fields.Boolean(attribute="higher_is_better")
     displayDecimals = fields.Integer(attribute="display_decimals")
     analysisUnit = fields.String(attribute="analysis_unit")
+    valueMin = fields.Float(attribute="value_min")
+    valueMax = fields.Float(attribute="value_max")
     archived = fields.Function(lambda metric: metric.archived_at is not None)
     archivedAt = fields.AwareDateTime(attribute="archived_at", allow_none=True)

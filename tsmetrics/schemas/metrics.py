@@ -141,10 +141,16 @@ class MetricsQueryArgsSchema(TimeRangeArgsSchema):
 
 
 class DatapointSchema(ma.Schema):
-    """One bucket."""
+    """One bucket: always three numbers, whatever was stored (see docs/api.md)."""
 
     t = fields.Integer(metadata={"description": "Bucket start, epoch seconds."})
-    a = fields.Float(metadata={"description": "Mean of the raw samples, 3 decimals."})
+    a = fields.Float(
+        metadata={
+            "description": "Mean of the raw samples, 3 decimals. Always a number: it lies between"
+            " `l` and `h` (to the 15 significant digits sums keep); past ±1e300, where rounding"
+            " would change no double, it is not rounded."
+        }
+    )
     l = fields.Float(metadata={"description": "Minimum, 3 decimals."})  # noqa: E741
     h = fields.Float(metadata={"description": "Maximum, 3 decimals."})
 
@@ -197,6 +203,11 @@ class MetricSchema(ma.Schema):
         attribute="analysis_unit",
         metadata={"description": "`sample` (independent samples) or `time` (paired means)."},
     )
+    valueMin = fields.Float(
+        attribute="value_min",
+        metadata={"description": "The accepted value range: ingestion refuses samples outside."},
+    )
+    valueMax = fields.Float(attribute="value_max")
 
 
 # A plain JSON array of names, as the sketch's /abtest answered; marshmallow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypedDict
 
 import psycopg
@@ -12,6 +13,8 @@ from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.store.catalogue import ABTest, Metric
 
 ALL_VARIANTS = -1  # the rollup rows that combine every variant
+# The largest double, as a numeric: 17 digits make it round to exactly that double.
+DOUBLE_MAX = Decimal("1.7976931348623157e308")
 
 
 class Datapoint(TypedDict):
@@ -72,13 +75,19 @@ class SeriesQuery:
 # and one correctly rounded division gives the very same double, at a third of
 # the cost. Min and max are doubles already and are rounded as doubles.
 # date_part returns a double, cheaper than extract's numeric, and exact here.
+# Samples stored before the accepted value range existed may reach ±1.8e308:
+# x * 1000 would overflow past 1e300, where rounding to 3 decimals changes no
+# double anyway; and the numeric mean of values near the limit (each rounded to
+# 15 digits on its way into numeric) may lie just past it, where it is clamped
+# to the largest double (the true mean lies between min and max). So every
+# bucket has its three numbers, whatever was stored.
 _SELECT_BUCKETS = """
 SELECT date_part('epoch', bucket)::int8,
        CASE WHEN lo > -4e12 AND hi < 4e12
             THEN (round(total / n, 3) * 1000)::int8::float8 / 1000
-            ELSE round(total / n, 3)::float8 END,
-       round(lo * 1000) / 1000,
-       round(hi * 1000) / 1000
+            ELSE least(greatest(round(total / n, 3), %(lowest)s), %(highest)s)::float8 END,
+       CASE WHEN abs(lo) < 1e300 THEN round(lo * 1000) / 1000 ELSE lo END,
+       CASE WHEN abs(hi) < 1e300 THEN round(hi * 1000) / 1000 ELSE hi END
 FROM rollups
 WHERE abtest_id = %(abtest_id)s AND metric_id = %(metric_id)s
   AND bucket_seconds = %(seconds)s AND variant = %(variant)s
@@ -99,6 +108,8 @@ def metric_buckets(conn: psycopg.Connection, query: SeriesQuery) -> BucketPage:
         "end": query.end,
         "skip": query.skip,
         "limit": query.limit + 1,  # one more tells whether the page is the last
+        "lowest": -DOUBLE_MAX,
+        "highest": DOUBLE_MAX,
     }
     # Binary results: the same values, without formatting and parsing every
     # number as text (about 2 ms of 11 for 8,640 buckets).

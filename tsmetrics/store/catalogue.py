@@ -16,6 +16,10 @@ METRIC_KINDS = ("mean", "sum")
 # How a test judges its comparisons, and what a metric's observation is (migration 0008).
 INFERENCES = ("sequential", "fixed")
 ANALYSIS_UNITS = ("sample", "time")
+# What a metric accepts unless its catalogue entry says otherwise (migration 0010):
+# far beyond any real measurement, and far from where sums and squares of the
+# samples stop fitting a double.
+DEFAULT_VALUE_RANGE = (-1e15, 1e15)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Metric:
     display_decimals: int = 2
     archived_at: datetime | None = None
     analysis_unit: str = "sample"  # "sample": independent samples; "time": paired bucket means
+    # The accepted value range (migration 0010): ingestion refuses a sample outside it.
+    value_min: float = -1e15
+    value_max: float = 1e15
 
 
 _ABTEST_COLUMNS = (
@@ -71,7 +78,7 @@ _ABTEST_COLUMNS = (
 )
 _METRIC_COLUMNS = (
     "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at,"
-    " analysis_unit"
+    " analysis_unit, value_min, value_max"
 )
 
 
@@ -215,6 +222,8 @@ METRIC_WRITABLE = (
     "higher_is_better",
     "display_decimals",
     "analysis_unit",
+    "value_min",
+    "value_max",
 )
 
 

@@ -81,7 +81,9 @@ def short_decimals(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     decimals = np.full(len(value), -1, dtype=np.int16)
     scaled = np.zeros(len(value), dtype=np.int64)
     # -0.0 compares equal to 0.0 but min() and max() may keep either one; SQL decides those.
-    todo = np.flatnonzero(~(np.signbit(value) & (value == 0)))
+    # From 1e15 up no value qualifies (|n| >= |value|), and scaling one near the
+    # float range would overflow: such values go to SQL without a try.
+    todo = np.flatnonzero(~(np.signbit(value) & (value == 0)) & (np.abs(value) < 1e15))
     # One pass at the finest scale first: below 1e6, a value with a short
     # decimal also has one with MAX_DECIMALS decimals, so values with 17
     # significant digits (all of them, often) drop out at once.

@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import args_row
 
 from tsmetrics.granularity import GRANULARITIES
+from tsmetrics.store.buckets import DOUBLE_MAX
 
 _COARSEST_FIRST = sorted(GRANULARITIES.values(), reverse=True)
 MINUTE = min(GRANULARITIES.values())
@@ -168,6 +169,9 @@ class PairedMinuteMeans:
 
 # Two index-only range scans of the rollups' primary key per (metric, treatment),
 # merge-joined on the bucket: every column before `bucket` is fixed by equality.
+# A sum past the double range (samples near ±1.8e308 stored before the accepted
+# value range existed) is divided in numeric and its mean clamped to the largest
+# double (the true mean lies between the bucket's min and max), never an error.
 # The arrays come unordered (an ORDER BY in array_agg would sort three times);
 # numpy orders them.
 _SELECT_PAIRED = """
@@ -176,8 +180,12 @@ FROM unnest(%(metric_ids)s::smallint[]) AS m(id)
 CROSS JOIN generate_series(1, %(variants)s - 1) AS v(position)
 CROSS JOIN LATERAL (
     SELECT array_agg(date_part('epoch', c.bucket)) AS minutes,
-           array_agg(c.total::float8 / c.n) AS control,
-           array_agg(t.total::float8 / t.n) AS treatment
+           array_agg(CASE WHEN abs(c.total) < 1e308 THEN c.total::float8 / c.n
+                          ELSE least(greatest(c.total / c.n, %(lowest)s), %(highest)s)::float8
+                     END) AS control,
+           array_agg(CASE WHEN abs(t.total) < 1e308 THEN t.total::float8 / t.n
+                          ELSE least(greatest(t.total / t.n, %(lowest)s), %(highest)s)::float8
+                     END) AS treatment
     FROM rollups c
     JOIN rollups t
       ON t.abtest_id = %(abtest_id)s AND t.metric_id = m.id AND t.bucket_seconds = %(seconds)s
@@ -227,6 +235,8 @@ def paired_minute_means(
         "seconds": seconds,
         "start": _at(start),
         "end": _at(end),
+        "lowest": -DOUBLE_MAX,
+        "highest": DOUBLE_MAX,
     }
     # Binary: three arrays of thousands of numbers parse several times faster.
     with conn.cursor(row_factory=args_row(_paired_row), binary=True) as cur:

@@ -34,7 +34,15 @@ def _new_values() -> dict[str, str]:
         "higherIsBetter": "false",
         "displayDecimals": "2",
         "analysisUnit": "sample",
+        "valueMin": _number_text(catalogue.DEFAULT_VALUE_RANGE[0]),
+        "valueMax": _number_text(catalogue.DEFAULT_VALUE_RANGE[1]),
     }
+
+
+def _number_text(value: float) -> str:
+    # The shortest text that reads back as the same float, without a trailing ".0".
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _values(metric: catalogue.Metric) -> dict[str, str]:
@@ -45,6 +53,8 @@ def _values(metric: catalogue.Metric) -> dict[str, str]:
         "higherIsBetter": "true" if metric.higher_is_better else "false",
         "displayDecimals": str(metric.display_decimals),
         "analysisUnit": metric.analysis_unit,
+        "valueMin": _number_text(metric.value_min),
+        "valueMax": _number_text(metric.value_max),
     }
 
 

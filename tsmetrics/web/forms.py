@@ -27,7 +27,15 @@ _ITEMS = re.compile(r"[,\r\n]+")
 _NUMBERS = re.compile(r"[\s,:/;]+")
 _ABTEST_TEXT = ("title", "description", "hypothesis")
 _METRIC_TEXT = ("unit", "description")
-_METRIC_CHOICES = ("kind", "higherIsBetter", "displayDecimals", "analysisUnit")
+# Fields sent only when filled in (an empty one keeps the stored or default value).
+_METRIC_CHOICES = (
+    "kind",
+    "higherIsBetter",
+    "displayDecimals",
+    "analysisUnit",
+    "valueMin",
+    "valueMax",
+)
 _COUNTS = ("plannedSamples", "sequentialNStar")
 # A datetime-local input's value has no offset: the form says it is UTC.
 _LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
