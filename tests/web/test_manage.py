@@ -253,6 +253,21 @@ def test_metric_catalogue_forms(client, db, feature_a):
     assert client.post(METRICS + "nope", data=form, headers=HTML).status_code == 404
 
 
+def test_metric_forms_set_the_accepted_value_range(client, db, feature_a):
+    form = {"name": "latency", "valueMin": "0", "valueMax": "6e4"}
+    assert client.post(METRICS, data=form, headers=HX).status_code == 201
+    metric = catalogue.get_metric(db, "latency")
+    assert (metric.value_min, metric.value_max) == (0, 60_000)
+    page = text(client.get(METRICS + "latency"))
+    assert 'name="valueMin"' in page and 'value="60000"' in page
+    backwards = client.post(METRICS + "latency", data={"valueMax": "-1"}, headers=HX)
+    assert backwards.status_code == 422
+    assert "must be below valueMax" in field_error(text_of(backwards), "metric-edit", "valueMax")
+    assert catalogue.get_metric(db, "latency").value_max == 60_000
+    # The new-metric form offers the default range.
+    assert 'value="-1000000000000000"' in text(client.get(METRICS))
+
+
 def test_typed_text_is_escaped(client, db, draft):
     evil = "</textarea><img src=x onerror=alert(1)>&'\""
     response = client.post(NEW, data={"name": evil, "title": evil, "variants": evil}, headers=HX)
