@@ -11,7 +11,7 @@ from flask.views import MethodView
 
 from tsmetrics import db, management
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.api.csv_responses import csv_doc, csv_response, wants_csv
+from tsmetrics.api.csv_responses import csv_doc, csv_response, encode_rows, wants_csv
 from tsmetrics.lookups import require_abtest
 from tsmetrics.schemas.csv_tables import OVERVIEW_HEADER, overview_rows
 from tsmetrics.schemas.inference import ABTestDetailSchema, managed
@@ -118,5 +118,5 @@ class Overview(MethodView):
             found = overview.read_overview(conn, status=status, search=q)
         if wants_csv(format):
             rows = overview_rows(OverviewSchema().dump(found))
-            return csv_response(OVERVIEW_HEADER, rows, "overview.csv")
+            return csv_response(encode_rows(OVERVIEW_HEADER, rows), "overview.csv")
         return found, 200, {"Vary": "Accept"}

@@ -12,7 +12,13 @@ from flask_smorest import abort
 from tsmetrics import db
 from tsmetrics.analysis import compare, timeline
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.api.csv_responses import csv_doc, csv_response, vary_on_accept, wants_csv
+from tsmetrics.api.csv_responses import (
+    csv_doc,
+    csv_response,
+    encode_rows,
+    vary_on_accept,
+    wants_csv,
+)
 from tsmetrics.schemas.analysis import (
     CompareQueryArgsSchema,
     CompareResponseSchema,
@@ -90,8 +96,8 @@ class Compare(MethodView):
             )
         body = comparison_json(report)
         if wants_csv(args.get("format")):
-            rows = comparison_rows(body)
-            return csv_response(COMPARISON_HEADER, rows, f"{name}_compare.csv")
+            rows = encode_rows(COMPARISON_HEADER, comparison_rows(body))
+            return csv_response(rows, f"{name}_compare.csv")
         return vary_on_accept(_json(body))
 
 
@@ -161,5 +167,5 @@ class CompareOverTime(MethodView):
         body = timeline_json(result)
         if wants_csv(args.get("format")):
             filename = f"{name}_compare_over-time_{result.granularity}.csv"
-            return csv_response(TIMELINE_HEADER, timeline_rows(body), filename)
+            return csv_response(encode_rows(TIMELINE_HEADER, timeline_rows(body)), filename)
         return vary_on_accept(_json(body))

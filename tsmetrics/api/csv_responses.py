@@ -35,18 +35,21 @@ def safe_cell(value: Any) -> Any:
     """A cell as written: text that a spreadsheet would run as a formula escaped, None empty."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"  # as the JSON writes them
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
 
+def header_line(header: list[str]) -> bytes:
+    """The header row (column names are ours: no quoting nor escaping needed)."""
+    return (",".join(header) + "\r\n").encode()
+
+
 def encode_rows(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:
-    """The header and rows as UTF-8 CSV (RFC 4180 line ends), in chunks of about 64 KiB."""
+    """The header and rows as UTF-8 CSV (RFC 4180), every cell safe, in chunks of about 64 KiB."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    yield header_line(header)
     for row in rows:
         writer.writerow([safe_cell(value) for value in row])
         if buffer.tell() >= _CHUNK_BYTES:
@@ -57,10 +60,9 @@ def encode_rows(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]
         yield buffer.getvalue().encode()
 
 
-def csv_response(header: list[str], rows: Iterable[list[Any]], filename: str) -> Response:
-    """A streamed text/csv attachment of the rows (generated while sent, never whole in memory)."""
-    body = stream_with_context(encode_rows(header, rows))
-    response = Response(body, mimetype=CSV)
+def csv_response(chunks: Iterable[bytes], filename: str) -> Response:
+    """A streamed text/csv attachment (generated while sent, never whole in memory)."""
+    response = Response(stream_with_context(chunks), mimetype=CSV)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.vary.add("Accept")
     return response

@@ -11,9 +11,15 @@ from flask.views import MethodView
 
 from tsmetrics import db
 from tsmetrics.api.blueprint import ApiBlueprint
-from tsmetrics.api.csv_responses import csv_doc, csv_response, vary_on_accept, wants_csv
+from tsmetrics.api.csv_responses import (
+    csv_doc,
+    csv_response,
+    header_line,
+    vary_on_accept,
+    wants_csv,
+)
 from tsmetrics.cache.bodies import Answer
-from tsmetrics.schemas.csv_tables import BUCKET_HEADER, Row, bucket_rows
+from tsmetrics.schemas.csv_tables import BUCKET_HEADER, bucket_lines
 from tsmetrics.schemas.metrics import MetricsQueryArgsSchema, MetricsResponseSchema
 from tsmetrics.series import SeriesAsk, SeriesRead, following_page, read_series
 
@@ -79,28 +85,32 @@ def _csv(ask: SeriesAsk, read: SeriesRead, wanted: int | None) -> Response:
     query = read.lines[0].query
     name = "_".join((read.abtest.name, read.metric.name, query.variant or "all", read.granularity))
     span = f"{_stamp(query.start)}_{_stamp(query.end)}"
-    response = csv_response(BUCKET_HEADER, _rows(ask, read, wanted), f"{name}_{span}.csv")
+    response = csv_response(_chunks(ask, read, wanted), f"{name}_{span}.csv")
     return _cache_control(response, read.lines[0].answer.live)
 
 
-def _rows(ask: SeriesAsk, read: SeriesRead, wanted: int | None) -> Iterator[Row]:
-    """Every bucket asked for, a page at a time, each page read as its JSON twin reads it.
+def _chunks(ask: SeriesAsk, read: SeriesRead | None, wanted: int | None) -> Iterator[bytes]:
+    """The header, then every bucket asked for, a page at a time, each read as its JSON twin.
 
     Each page takes a pooled connection only while it is read, so a slow
-    client holds none; at most one page of buckets is in memory at a time.
+    client holds none; a page is let go before the next is read, so one page
+    of buckets at most is in memory, however long the range.
     """
+    yield header_line(BUCKET_HEADER)
     taken = 0
-    while True:
+    while read is not None:
         points = orjson.loads(read.lines[0].answer.datapoints_json)
-        yield from bucket_rows(points)
         taken += len(points)
         last_t = points[-1]["t"] if points else None
         following = following_page(ask, read, last_t, taken, wanted)
-        if following is None:
-            return
-        ask = following
-        with db.connection() as conn:
-            read = read_series(conn, ask)
+        text = bucket_lines(points)
+        points = read = None  # let go of this page before the next is read
+        yield text.encode()
+        text = None
+        if following is not None:
+            ask = following
+            with db.connection() as conn:
+                read = read_series(conn, ask)
 
 
 def _stamp(seconds: int) -> str:
