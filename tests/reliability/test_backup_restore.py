@@ -21,7 +21,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +30,24 @@ import pytest
 import redis
 
 from tests.support.database import fresh_database
-from tests.support.helpers import at, small_app, store
+from tests.support.helpers import small_app, store
 from tests.support.services import port_open, require_service
 from tsmetrics.store import catalogue, schema
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-START = at("2025-11-01 00:00:00")
 DAYS = 3
-WINDOW = "start=2025-11-01T00:00:00Z&end=2025-11-04T00:00:00Z"
+# Whole days just before today: recent (within any retention) and wholly past (cached whole).
+START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=4)
 LATE = START + timedelta(days=1, hours=5, seconds=30)  # written after the dump, on both sides
-DAY_TWO = "start=2025-11-02T00:00:00Z&end=2025-11-03T00:00:00Z"
+
+
+def _span(first: datetime, days: int) -> str:
+    last = first + timedelta(days=days)
+    return f"start={first:%Y-%m-%dT%H:%M:%SZ}&end={last:%Y-%m-%dT%H:%M:%SZ}"
+
+
+WINDOW = _span(START, DAYS)
+DAY_TWO = _span(START + timedelta(days=1), 1)
 READS = [
     f"/metrics?abTestName=exp&metricName=latency&granularity=1m&{WINDOW}",
     f"/metrics?abTestName=exp&metricName=latency&granularity=1h&variant=treatment&{WINDOW}",
