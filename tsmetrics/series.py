@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -23,7 +23,14 @@ from tsmetrics.lookups import require_abtest_and_metric
 from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
 from tsmetrics.store.catalogue import ABTest, Metric
 
-__all__ = ["SeriesAsk", "SeriesLine", "SeriesQuery", "SeriesRead", "read_series"]
+__all__ = [
+    "SeriesAsk",
+    "SeriesLine",
+    "SeriesQuery",
+    "SeriesRead",
+    "following_page",
+    "read_series",
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,35 @@ def read_series(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesRead:
         return read
     answers = cache.current().answers(conn, queries)
     return replace(read, lines=tuple(map(SeriesLine, queries, answers)))
+
+
+def following_page(
+    ask: SeriesAsk, read: SeriesRead, last_t: int | None, taken: int, wanted: int | None
+) -> SeriesAsk | None:
+    """The ask for the page after `read` of one variant, or None when no bucket is left to read.
+
+    `read` answered `ask`; its page ended at the bucket starting `last_t` (None:
+    it was empty), `taken` buckets have been read so far and `wanted` is the most
+    to read (None: every bucket of the range). The next page starts at the next
+    bucket (an index range, however deep the export, where `skip` would re-read
+    every bucket before it), with the names and granularity the first resolved.
+    """
+    full = bool(read.lines) and read.lines[0].answer.count == ask.limit
+    left = ask.limit if wanted is None else wanted - taken
+    if last_t is None or not full or left <= 0:
+        return None
+    start = last_t + gran.GRANULARITIES[read.granularity]
+    if start >= ask.end.timestamp():
+        return None
+    return replace(
+        ask,
+        abtest=read.abtest,
+        metric=read.metric,
+        granularity=read.granularity,
+        start=datetime.fromtimestamp(start, UTC),
+        skip=0,
+        limit=min(ask.limit, left),
+    )
 
 
 def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:

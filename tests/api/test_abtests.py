@@ -345,7 +345,7 @@ def test_openapi_documents_the_abtest_operations(client):
     assert {"metric", "start", "end", "correction"} <= params
     overview = paths["/overview"]["get"]
     assert overview["summary"] and overview["tags"] == ["abtests"]
-    assert {p["name"] for p in overview["parameters"]} == {"status", "q"}
+    assert {p["name"] for p in overview["parameters"]} == {"status", "q", "format"}
     content = overview["responses"]["200"]["content"]["application/json"]
     assert content["schema"] == {"$ref": "#/components/schemas/Overview"}
     assert content["example"]["abTests"][0]["recentSamples"] > 0

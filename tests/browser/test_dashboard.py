@@ -51,7 +51,7 @@ def api_lines(page, base_url: str) -> list[list[list]]:
     """The same, from each chart's JSON twin links (GET /metrics, one per variant)."""
     charts = page.evaluate(
         """() => Array.from(document.querySelectorAll('.chart')).map(section =>
-               Array.from(section.querySelectorAll('a[href^="/metrics"]')).map(a =>
+               Array.from(section.querySelectorAll('a[href^="/metrics"]:not([download])')).map(a =>
                    a.getAttribute('href')))"""
     )
     result = []

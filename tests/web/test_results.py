@@ -46,8 +46,12 @@ def cells(html: str) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
 
 
 def twin(html: str, prefix: str) -> str:
-    """The one JSON twin link of a fragment that starts with `prefix`."""
-    (link,) = [a["href"] for tag, a in tags(html) if tag == "a" and a["href"].startswith(prefix)]
+    """The one JSON twin link of a fragment that starts with `prefix` (not its CSV download)."""
+    (link,) = [
+        a["href"]
+        for tag, a in tags(html)
+        if tag == "a" and a["href"].startswith(prefix) and "format=csv" not in a["href"]
+    ]
     return link
 
 

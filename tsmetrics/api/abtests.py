@@ -11,7 +11,9 @@ from flask.views import MethodView
 
 from tsmetrics import db, management
 from tsmetrics.api.blueprint import ApiBlueprint
+from tsmetrics.api.csv_responses import csv_doc, csv_response, encode_rows, wants_csv
 from tsmetrics.lookups import require_abtest
+from tsmetrics.schemas.csv_tables import OVERVIEW_HEADER, overview_rows
 from tsmetrics.schemas.inference import ABTestDetailSchema, managed
 from tsmetrics.schemas.manage import (
     ABTestCreateSchema,
@@ -27,6 +29,11 @@ blp = ApiBlueprint(
     "abtests",
     __name__,
     description="The A/B tests: list, create and change them (archiving keeps all data).",
+)
+_OVERVIEW_CSV = (
+    "name,title,status,variants,metrics,recentSamples,since,latestSampleAt,guardrailAlerts\r\n"
+    "feature_a,One-page checkout,running,control treatment,add_to_cart response_time,172800,"
+    "2025-11-10T11:00:00+00:00,2025-11-11T11:59:58+00:00,0\r\n"
 )
 
 
@@ -96,13 +103,20 @@ class Overview(MethodView):
 
     @blp.arguments(OverviewQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, OverviewSchema, example=OVERVIEW_EXAMPLE)
-    def get(self, q, status=None):
+    @blp.doc(**csv_doc(_OVERVIEW_CSV))
+    def get(self, q, status=None, format=None):
         """Every A/B test with status, variants, metrics and samples of the last 24 h
 
         The JSON twin of the dashboard's overview page (/dashboard/), computed by
         the same function with the same filters. Archived tests are left out
         unless status=archived. `recentSamples` counts every metric's samples in
         the hourly buckets since `since` (the last 24 whole hours and the current one).
+        With `format=csv` (or `Accept: text/csv`): a row per A/B test, names joined
+        by spaces, `guardrailAlerts` the number raised.
         """
         with db.connection() as conn:
-            return overview.read_overview(conn, status=status, search=q)
+            found = overview.read_overview(conn, status=status, search=q)
+        if wants_csv(format):
+            rows = overview_rows(OverviewSchema().dump(found))
+            return csv_response(encode_rows(OVERVIEW_HEADER, rows), "overview.csv")
+        return found, 200, {"Vary": "Accept"}

@@ -12,6 +12,13 @@ from flask_smorest import abort
 from tsmetrics import db
 from tsmetrics.analysis import compare, timeline
 from tsmetrics.api.blueprint import ApiBlueprint
+from tsmetrics.api.csv_responses import (
+    csv_doc,
+    csv_response,
+    encode_rows,
+    vary_on_accept,
+    wants_csv,
+)
 from tsmetrics.schemas.analysis import (
     CompareQueryArgsSchema,
     CompareResponseSchema,
@@ -19,6 +26,12 @@ from tsmetrics.schemas.analysis import (
     OverTimeResponseSchema,
 )
 from tsmetrics.schemas.analysis_bodies import comparison_json, plan_json, timeline_json
+from tsmetrics.schemas.csv_tables import (
+    COMPARISON_HEADER,
+    TIMELINE_HEADER,
+    comparison_rows,
+    timeline_rows,
+)
 from tsmetrics.schemas.plan import PlanQueryArgsSchema, PlanResponseSchema
 
 blp = ApiBlueprint(
@@ -26,6 +39,17 @@ blp = ApiBlueprint(
     __name__,
     url_prefix="/abtest",
     description="A/B analysis: each treatment against control, exact from the rollups.",
+)
+
+
+_COMPARE_CSV = (
+    "metric,unit,kind,analysisUnit,variant,count,mean,...,verdict,refusal,inference,...\r\n"
+    "response_time,ms,mean,sample,control,86400,182.4,...,,,,...\r\n"
+    "response_time,ms,mean,sample,treatment,86012,179.9,...,better,,sequential,...\r\n"
+)
+_OVER_TIME_CSV = (
+    "metric,unit,variant,inference,t,time,controlCount,treatmentCount,lift,...\r\n"
+    "response_time,ms,treatment,sequential,1762002000,2025-11-01T13:00:00Z,1790,1811,-2.3,...\r\n"
 )
 
 
@@ -40,6 +64,7 @@ class Compare(MethodView):
     @blp.arguments(CompareQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, CompareResponseSchema)
     @blp.alt_response(404, description="Unknown A/B test or metric.")
+    @blp.doc(**csv_doc(_COMPARE_CSV))
     def get(self, name, **args):
         """Each treatment against control per metric: lift, interval, p-value, verdict, SRM check
 
@@ -55,7 +80,9 @@ class Compare(MethodView):
         adjust the p-values over every comparison in the response; the verdict
         follows the metric's direction. A comparison that cannot be made says why
         in `refusal`, with null numbers. Sample ratio mismatch: chi-squared test of
-        the counts against the expected split, flagged at p < 0.001.
+        the counts against the expected split, flagged at p < 0.001. With
+        `format=csv` (or `Accept: text/csv`): a row per metric and variant, the
+        treatments' with their comparison (an interval as `...Low`, `...High`).
         """
         with db.connection() as conn:
             report = compare.compare(
@@ -67,7 +94,11 @@ class Compare(MethodView):
                 correction=args["correction"],
                 inference=args.get("inference"),
             )
-        return _json(comparison_json(report))
+        body = comparison_json(report)
+        if wants_csv(args.get("format")):
+            rows = encode_rows(COMPARISON_HEADER, comparison_rows(body))
+            return csv_response(rows, f"{name}_compare.csv")
+        return vary_on_accept(_json(body))
 
 
 @blp.route("/<name>/plan")
@@ -108,6 +139,7 @@ class CompareOverTime(MethodView):
     @blp.arguments(OverTimeQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, OverTimeResponseSchema)
     @blp.alt_response(404, description="Unknown A/B test or metric.")
+    @blp.doc(**csv_doc(_OVER_TIME_CSV))
     def get(self, name, **args):
         """Cumulative lift of each treatment with its 95% interval, bucket by bucket: the looks
 
@@ -117,6 +149,7 @@ class CompareOverTime(MethodView):
         is judged by the same inference and tuning (`inference`, default the
         test's own): with `sequential` the intervals form a confidence sequence,
         valid at every point at once; with `fixed` each is valid alone only.
+        With `format=csv` (or `Accept: text/csv`): a row per metric, treatment and point.
         """
         try:
             with db.connection() as conn:
@@ -131,4 +164,8 @@ class CompareOverTime(MethodView):
                 )
         except timeline.TooManyPoints as error:
             abort(400, message=str(error), errors={"granularity": [str(error)]})
-        return _json(timeline_json(result))
+        body = timeline_json(result)
+        if wants_csv(args.get("format")):
+            filename = f"{name}_compare_over-time_{result.granularity}.csv"
+            return csv_response(encode_rows(TIMELINE_HEADER, timeline_rows(body)), filename)
+        return vary_on_accept(_json(body))

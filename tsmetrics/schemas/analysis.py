@@ -12,7 +12,7 @@ from tsmetrics.granularity import AUTO, CHOICES
 from tsmetrics.schemas.manage import FlatList
 
 # Shared with GET /metrics so that both refuse and repair dates alike.
-from tsmetrics.schemas.metrics import SLUG, TimeRangeArgsSchema, datetime_arg
+from tsmetrics.schemas.metrics import SLUG, TimeRangeArgsSchema, datetime_arg, format_arg
 from tsmetrics.store.catalogue import ANALYSIS_UNITS, INFERENCES
 
 _WINDOW = (
@@ -69,6 +69,7 @@ class CompareQueryArgsSchema(InferenceArgsSchema):
             "example": "holm",
         },
     )
+    format = format_arg()
 
 
 class OverTimeQueryArgsSchema(InferenceArgsSchema):
@@ -84,6 +85,7 @@ class OverTimeQueryArgsSchema(InferenceArgsSchema):
             "example": "1h",
         },
     )
+    format = format_arg()
 
 
 _NUMBER = {"allow_none": True}

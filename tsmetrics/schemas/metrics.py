@@ -33,6 +33,18 @@ def datetime_arg(description: str, example: str) -> fields.AwareDateTime:
     )
 
 
+def format_arg() -> fields.String:
+    """The `format` query argument of a view with a CSV twin."""
+    return fields.String(
+        validate=validate.OneOf(("json", "csv")),
+        metadata={
+            "description": "`csv`: the same numbers as CSV (text/csv with a header row, as an"
+            " attachment). Default: JSON, unless `Accept` prefers text/csv.",
+            "example": "csv",
+        },
+    )
+
+
 class TimeRangeArgsSchema(ma.Schema):
     """Query arguments with `start` and `end`: an unencoded "+" offset is repaired."""
 
@@ -99,10 +111,14 @@ class MetricsQueryArgsSchema(TimeRangeArgsSchema):
         validate=validate.Range(min=0),
         metadata={"description": "Buckets to skip (pagination).", "example": 0},
     )
+    # No load_default: JSON pages hold at most 10,000 buckets, CSV has every bucket unless asked.
     limit = fields.Integer(
-        load_default=10_000,
         validate=validate.Range(min=1, max=10_000),
-        metadata={"description": "Most buckets to return, 1 to 10,000.", "example": 10_000},
+        metadata={
+            "description": "Most buckets to return, 1 to 10,000. Default: 10,000; with CSV,"
+            " every bucket of the range (streamed).",
+            "example": 10_000,
+        },
     )
     variant = fields.String(
         validate=SLUG,
@@ -111,6 +127,7 @@ class MetricsQueryArgsSchema(TimeRangeArgsSchema):
             "example": "control",
         },
     )
+    format = format_arg()
 
     @ma.validates_schema
     def _check(self, data: dict[str, Any], **_kwargs: Any) -> None:

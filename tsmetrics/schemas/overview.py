@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.schemas.guardrails import GUARDRAIL_ALERTS_DESCRIPTION, GuardrailAlertSchema
+from tsmetrics.schemas.metrics import format_arg
 from tsmetrics.store.catalogue import ABTEST_STATUSES
 
 # The page's search box holds at most this many characters.
@@ -36,6 +37,7 @@ class OverviewQueryArgsSchema(ma.Schema):
             "example": "checkout",
         },
     )
+    format = format_arg()
 
     @ma.post_load
     def _strip(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
