@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -58,6 +59,10 @@ _LOG_HALF_WIDTH = math.log(2 / (GAMMA + 1))
 BIN_SHIFT = (1 << 17) + 1
 _ORDINAL_SPAN = 1 << 20  # > 2 * max |ordinal|: room to pack (group, ordinal) in one int64
 _MAX = np.finfo(np.float64).max
+# The percentiles the product shows, by name: q is the double nearest the decimal.
+QUANTILES: dict[str, float] = {
+    name: float(Decimal(name[1:]) / 100) for name in [f"p{i}" for i in range(1, 100)] + ["p99.9"]
+}
 HEADER_BYTES = 8
 _SPARE = bytes(3)
 
