@@ -34,10 +34,12 @@ from common import (
     save_results,
 )
 from datasets import connector
+from ingest_consumer import bench_consumer
+from ingest_workload import prepare
 
 from tsmetrics.demo.seed import ensure_catalogue, seed
 
-DB_ON, DB_OFF = "tsm_quantiles_on", "tsm_quantiles_off"
+DB_ON, DB_OFF, DB_INGEST = "tsm_quantiles_on", "tsm_quantiles_off", "tsm_quantiles_ingest"
 # Both databases get the very same samples: the seed's data depends on its range only.
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 STEPS = ("size", "api", "ingest")
@@ -117,6 +119,32 @@ def bench_api(admin: str, requests: int, auth: str) -> dict:
     return {name: vars(value) for name, value in stats.items()} | {"ratio_p50": ratio}
 
 
+def bench_ingest(admin: str, samples: int, batch_size: int, rounds: int) -> dict:
+    """The consumer's live rate, distributions off then on, `rounds` times, same batches."""
+    drop_database(admin, DB_INGEST)
+    url = create_database(admin, DB_INGEST)
+    try:
+        with psycopg.connect(url) as conn:
+            ensure_catalogue(conn, days=1)
+        bodies, total, _ = prepare(url, samples, batch_size)
+        log(f"ingest: {total:,} samples in {len(bodies):,} messages of <= {batch_size}")
+        rates: dict[str, list[float]] = {"off": [], "on": []}
+        for _ in range(rounds):
+            for mode in ("off", "on"):
+                with psycopg.connect(url) as conn:
+                    # The demo's default: every metric but the counter (add_to_cart).
+                    conn.execute(
+                        "UPDATE metrics SET distribution = %s AND kind = 'mean'", [mode == "on"]
+                    )
+                run = bench_consumer(url, bodies, total, "live")
+                rates[mode].append(run["rate"])
+                log(f"ingest: distributions {mode}: {run['rate']:,.0f} samples/s")
+    finally:
+        drop_database(admin, DB_INGEST)
+    ratio = sum(rates["on"]) / sum(rates["off"])
+    return {"samples": total, "batch_size": batch_size, "rates": rates, "ratio": ratio}
+
+
 def main() -> None:
     """Run the steps asked for and print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -126,6 +154,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--auth", choices=("on", "off"), default="off")
     parser.add_argument("--recreate", action="store_true", help="drop the databases first")
+    parser.add_argument("--samples", type=int, default=200_000, help="per consumer run")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if args.recreate:
         for name in (DB_ON, DB_OFF):
@@ -143,6 +174,13 @@ def main() -> None:
         results["api"] = api = bench_api(args.admin_url, args.requests, args.auth)
         summary.append(
             f"/metrics 30 days at 5m, p50 with quantiles / without: {api['ratio_p50']:.2f}"
+        )
+    if "ingest" in args.steps:
+        results["ingest"] = ingest = bench_ingest(
+            args.admin_url, args.samples, args.batch_size, args.rounds
+        )
+        summary.append(
+            f"consumer live rate, distributions on (3 of 4 metrics) / off: {ingest['ratio']:.2f}"
         )
     print_summary(summary, save_results("quantiles", results))
 

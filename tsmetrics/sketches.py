@@ -223,10 +223,10 @@ def encode_many(groups, bins, counts, n_groups: int) -> list[bytes]:
     data[starts + 7] = offset_width * 16 + count_width
     index = np.arange(len(bins)) - np.repeat(first_at, per_group)
     body = np.repeat(starts + HEADER_BYTES, per_group)
-    widths = np.repeat(offset_width, per_group)
+    widths = _uniform(np.repeat(offset_width, per_group))
     _write(data, body + index * widths, offsets, widths)
     tail = body + np.repeat(per_group * offset_width, per_group)
-    counted = np.repeat(count_width, per_group)
+    counted = _uniform(np.repeat(count_width, per_group))
     _write(data, tail + index * counted, cumulative, counted)
     blob = data.tobytes()
     cut = np.append(starts, len(data)).tolist()
@@ -353,6 +353,11 @@ def _merged_parts(payloads: Sequence[bytes]) -> list[bytes]:
     return out
 
 
+def _uniform(widths: np.ndarray) -> np.ndarray | int:
+    """The one width all share, as an int (cheaper to write with), or the array."""
+    return int(widths[0]) if len(widths) and (widths == widths[0]).all() else widths
+
+
 def _width(values) -> np.ndarray:
     """Bytes (1 to 4) that hold each non-negative value."""
     values = np.asarray(values, dtype=np.int64)
@@ -365,9 +370,13 @@ def _write(data: np.ndarray, at, values, width) -> None:
     """Write big-endian unsigned values of `width` bytes (an int or one per value) at `at`."""
     at = np.asarray(at, dtype=np.int64)
     values = np.asarray(values, dtype=np.int64)
-    width = np.broadcast_to(np.asarray(width, dtype=np.int64), at.shape)
+    if np.ndim(width) == 0:
+        for byte in range(int(width)):
+            data[at + byte] = (values >> (8 * (int(width) - 1 - byte))) & 0xFF
+        return
+    width = np.asarray(width, dtype=np.int64)
     for byte in range(int(width.max(initial=0))):
-        has = width > byte
+        has = width > byte if byte else slice(None)
         shift = 8 * (width[has] - 1 - byte)
         data[at[has] + byte] = (values[has] >> shift) & 0xFF
 

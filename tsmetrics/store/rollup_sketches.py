@@ -24,7 +24,6 @@ readers tell by comparing the two (see store.buckets).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
@@ -36,7 +35,8 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_sketches (
     abtest_id integer, metric_id smallint, bucket_seconds integer, variant smallint,
     bucket timestamptz, part bytea, seen bytea, merged bytea,
     PRIMARY KEY (abtest_id, metric_id, bucket_seconds, variant, bucket)
-) ON COMMIT DELETE ROWS
+) ON COMMIT DELETE ROWS;
+SELECT id FROM metrics WHERE distribution
 """
 
 # For the rollup upsert's ON CONFLICT: the sketch an existing bucket gets.
@@ -49,8 +49,6 @@ MERGE_ON_CONFLICT = """(
       AND s.bucket_seconds = r.bucket_seconds AND s.variant = r.variant AND s.bucket = r.bucket
 )"""
 
-_DISTRIBUTION_IDS = "SELECT id FROM metrics WHERE distribution AND id = ANY(%(ids)s::int2[])"
-
 _STORED = """
 SELECT k.i, r.sketch
 FROM unnest(%(abtest)s::int4[], %(metric)s::int2[], %(seconds)s::int4[], %(variant)s::int2[],
@@ -61,39 +59,56 @@ JOIN rollups r ON r.abtest_id = k.abtest_id AND r.metric_id = k.metric_id
 WHERE r.sketch IS NOT NULL
 """
 
-_COPY = (
-    "COPY incoming_sketches (abtest_id, metric_id, bucket_seconds, variant, bucket, part, seen,"
-    " merged) FROM STDIN (FORMAT BINARY)"
-)
-_TYPES = ["int4", "int2", "int4", "int2", "timestamptz", "bytea", "bytea", "bytea"]
+# Sent in one pipeline with the rollup upsert: no round trip of its own.
+STAGE = """
+INSERT INTO incoming_sketches
+SELECT abtest_id, metric_id, seconds, variant, to_timestamp(epoch), part, seen, merged
+FROM unnest(%(abtest)s::int4[], %(metric)s::int2[], %(seconds)s::int4[], %(variant)s::int2[],
+            %(bucket)s::int8[], %(part)s::bytea[], %(seen)s::bytea[], %(merged)s::bytea[])
+     AS k(abtest_id, metric_id, seconds, variant, epoch, part, seen, merged)
+"""
 
 
 @dataclass(frozen=True)
 class BucketSketches:
-    """One batch's part of each rollup bucket's sketch: parallel key arrays and payloads."""
+    """One batch's part of each rollup bucket's sketch: keys, entries and payloads."""
 
     abtest_id: np.ndarray
     metric_id: np.ndarray
     bucket_seconds: np.ndarray
     variant: np.ndarray
     bucket: np.ndarray  # epoch seconds
+    entries: tuple[np.ndarray, np.ndarray, np.ndarray]  # (bucket index, ordinal, count), sorted
     parts: list[bytes]
 
 
+def distribution_ids(cur: psycopg.Cursor) -> list[int]:
+    """After STAGING ran: the metrics that keep distributions (its last statement's rows)."""
+    while cur.nextset():
+        pass
+    return [row[0] for row in cur.fetchall()]
+
+
 def stage_sketches(
-    cur: psycopg.Cursor, time_us, value, abtest_id, metric_id, variant, granularities
-) -> int:
-    """Stage the batch's sketches of distribution metrics for the rollup upsert; return rows."""
+    cur: psycopg.Cursor,
+    ids: list[int],
+    time_us,
+    value,
+    abtest_id,
+    metric_id,
+    variant,
+    granularities,
+) -> dict | None:
+    """The parameters of STAGE for the batch's sketches of the metrics `ids` (None: none)."""
     metric_id = np.asarray(metric_id)
-    present = np.unique(metric_id).tolist()
-    ids = [row[0] for row in cur.execute(_DISTRIBUTION_IDS, {"ids": present}).fetchall()]
-    if not ids:
-        return 0
     keep = np.isin(metric_id, ids)
+    if not keep.any():
+        return None
     columns = (time_us, value, abtest_id, metric_id, variant)
     built = bucket_sketches(*(np.asarray(c)[keep] for c in columns), granularities)
-    seen: list[bytes | None] = [None] * len(built.parts)
-    merged: list[bytes | None] = [None] * len(built.parts)
+    count = len(built.parts)
+    seen: list[bytes | None] = [None] * count
+    merged: list[bytes | None] = [None] * count
     params = {
         "abtest": built.abtest_id.tolist(),
         "metric": built.metric_id.tolist(),
@@ -104,39 +119,26 @@ def stage_sketches(
     stored = cur.execute(_STORED, params).fetchall()
     if stored:
         rows = [i - 1 for i, _ in stored]
-        for row, payload in zip(rows, _merge([built.parts[i] for i in rows], stored), strict=True):
-            merged[row] = payload
-        for (_, old), row in zip(stored, rows, strict=True):
-            seen[row] = bytes(old)
-    buckets = [datetime.fromtimestamp(t, UTC) for t in params["bucket"]]
-    with cur.copy(_COPY) as copy:
-        copy.set_types(_TYPES)
-        for row in zip(
-            params["abtest"],
-            params["metric"],
-            params["seconds"],
-            params["variant"],
-            buckets,
-            built.parts,
-            seen,
-            merged,
-            strict=True,
-        ):
-            copy.write_row(row)
-    return len(built.parts)
+        olds = [bytes(payload) for _, payload in stored]
+        for row, old, payload in zip(rows, olds, _merge(built, rows, olds), strict=True):
+            seen[row], merged[row] = old, payload
+    return params | {"part": built.parts, "seen": seen, "merged": merged}
 
 
-def _merge(parts: list[bytes], stored: list[tuple[int, bytes]]) -> list[bytes]:
-    """Each stored sketch merged with its part, all at once."""
-    count = len(parts)
-    new = sketches.decode_many(parts)
-    old = sketches.decode_many([bytes(payload) for _, payload in stored])
-    groups, bins, counts = sketches.sum_bins(
-        np.concatenate((new.rows, old.rows)),
-        np.concatenate((new.bins, old.bins)),
-        np.concatenate((new.counts, old.counts)),
+def _merge(built: BucketSketches, rows: list[int], stored: list[bytes]) -> list[bytes]:
+    """The stored sketches of buckets `rows`, each merged with the batch's part, all at once."""
+    old = sketches.decode_many(stored)
+    # The batch's entries of those buckets, renumbered 0..len(rows)-1 like `old`.
+    position = np.full(len(built.parts), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    groups, bins, counts = built.entries
+    mine = position[groups] >= 0
+    merged = sketches.sum_bins(
+        np.concatenate((position[groups[mine]], old.rows)),
+        np.concatenate((bins[mine], old.bins)),
+        np.concatenate((counts[mine], old.counts)),
     )
-    return sketches.encode_many(groups, bins, counts, count)
+    return sketches.encode_many(*merged, len(rows))
 
 
 def bucket_sketches(time_us, value, abtest_id, metric_id, variant, granularities) -> BucketSketches:
@@ -148,28 +150,30 @@ def bucket_sketches(time_us, value, abtest_id, metric_id, variant, granularities
     variants = np.concatenate((variant, np.full(len(variant), -1))).astype(np.int64)
     minutes = np.concatenate((minute, minute))
     series, _ = _dense(tests, metrics, variants)
-    # First per (series, minute): every coarser bucket is a union of minutes.
+    # First per (series, minute): every bucket of every granularity is a union of minutes.
     by_minute, minute_first = _dense(series, minutes)
     groups, bins, counts = sketches.group_bins(by_minute, np.concatenate((value, value)))
-    group_series, group_minute = series[minute_first], minutes[minute_first]
-    keys: dict[str, list[np.ndarray]] = {name: [] for name in _KEY_NAMES}
-    parts: list[bytes] = []
-    for seconds in granularities:
-        step = seconds // 60
-        bucket = group_minute - group_minute % step
-        bucket_group, bucket_first = _dense(group_series, bucket)
-        g, b, c = sketches.sum_bins(bucket_group[groups], bins, counts)
-        parts += sketches.encode_many(g, b, c, len(bucket_first))
-        first = minute_first[bucket_first]
-        keys["abtest_id"].append(tests[first])
-        keys["metric_id"].append(metrics[first])
-        keys["bucket_seconds"].append(np.full(len(first), seconds))
-        keys["variant"].append(variants[first])
-        keys["bucket"].append(bucket[bucket_first] * 60)
-    return BucketSketches(**{name: np.concatenate(keys[name]) for name in _KEY_NAMES}, parts=parts)
-
-
-_KEY_NAMES = ("abtest_id", "metric_id", "bucket_seconds", "variant", "bucket")
+    # Then each minute into its bucket at every granularity, all in one pass.
+    sizes = np.asarray(granularities, dtype=np.int64)
+    in_minutes = minutes[minute_first]
+    bucket = in_minutes[None, :] - in_minutes[None, :] % (sizes[:, None] // 60)
+    size_index = np.repeat(np.arange(len(sizes)), len(minute_first))
+    repeated_series = np.tile(series[minute_first], len(sizes))
+    bucket_of, bucket_first = _dense(size_index, repeated_series, bucket.ravel())
+    spread = (np.arange(len(sizes))[:, None] * len(minute_first) + groups[None, :]).ravel()
+    entries = sketches.sum_bins(
+        bucket_of[spread], np.tile(bins, len(sizes)), np.tile(counts, len(sizes))
+    )
+    first = minute_first[bucket_first % len(minute_first)]
+    return BucketSketches(
+        abtest_id=tests[first],
+        metric_id=metrics[first],
+        bucket_seconds=sizes[size_index[bucket_first]],
+        variant=variants[first],
+        bucket=bucket.ravel()[bucket_first] * 60,
+        entries=entries,
+        parts=sketches.encode_many(*entries, len(bucket_first)),
+    )
 
 
 def _dense(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

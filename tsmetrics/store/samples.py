@@ -11,7 +11,13 @@ import psycopg
 from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.store.binary_copy import PG_EPOCH_US, binary_copy
 from tsmetrics.store.minute_sums import minute_sums
-from tsmetrics.store.rollup_sketches import MERGE_ON_CONFLICT, STAGING, stage_sketches
+from tsmetrics.store.rollup_sketches import (
+    MERGE_ON_CONFLICT,
+    STAGE,
+    STAGING,
+    distribution_ids,
+    stage_sketches,
+)
 
 # The columns of `samples` in binary COPY layout.
 _SAMPLE_COLUMNS = (
@@ -202,6 +208,8 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
     sums = minute_sums(batch.time_us, batch.value, batch.abtest_id, batch.metric_id, batch.variant)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_STAGING)
+        # Its last statement lists the metrics that keep distributions.
+        ids = distribution_ids(cur)
         with cur.copy(_COPY.format(table="samples")) as copy:
             copy.write(binary_copy_payload(batch))
         if sums.copy_payload is not None:
@@ -217,8 +225,14 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
         seconds = list(GRANULARITIES.values())
         # The distribution sketches of the same buckets, merged by the same upsert.
         columns = (batch.time_us, batch.value, batch.abtest_id, batch.metric_id, batch.variant)
-        stage_sketches(cur, *columns, seconds)
-        cur.execute(_UPSERT_ROLLUPS, {"seconds": seconds})
+        staged = stage_sketches(cur, ids, *columns, seconds)
+        if staged is None:
+            cur.execute(_UPSERT_ROLLUPS, {"seconds": seconds})
+        else:
+            # The staged sketches and the upsert that merges them: one round trip.
+            with conn.pipeline():
+                cur.execute(STAGE, staged)
+                cur.execute(_UPSERT_ROLLUPS, {"seconds": seconds})
         cur.execute(_UPSERT_SERIES)
         # Empty the staging tables now: ON COMMIT only runs when the outermost
         # transaction ends, and a caller may insert several batches in one.
