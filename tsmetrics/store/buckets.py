@@ -130,35 +130,35 @@ def metric_buckets(conn: psycopg.Connection, query: SeriesQuery) -> BucketPage:
 
 def _with_quantiles(rows: list[tuple], names: tuple[str, ...]) -> list[Datapoint]:
     """Datapoints with their percentiles, computed over all the rows' sketches at once."""
-    empty = sketches.Sketch.empty().encode()
-    totals, values = sketches.quantiles_many(
-        [row[5] or empty for row in rows], [sketches.QUANTILES[name] for name in names]
-    )
+    if not rows:
+        return []
+    times, means, lows, highs, counts, payloads = zip(*rows, strict=True)
+    if None in payloads:
+        empty = sketches.Sketch.empty().encode()
+        payloads = tuple(payload or empty for payload in payloads)
+    totals, values = sketches.quantiles_many(payloads, [sketches.QUANTILES[q] for q in names])
     # Rounded like min and max: to 3 decimals, halves to even as float8 round() does.
-    shown = (np.rint(values * 1000) / 1000).tolist()
+    shown = _named(names, (np.rint(values * 1000) / 1000).tolist())
     # A sketch short of n (or none): the bucket holds samples from before its
     # metric kept distributions, and q is null.
-    counts = np.fromiter((row[4] for row in rows), dtype=np.int64, count=len(rows))
-    short = np.flatnonzero(totals != counts).tolist()
+    for index in np.flatnonzero(totals != np.array(counts, dtype=np.int64)).tolist():
+        shown[index] = None
     # Nested dicts are tracked by the garbage collector, and building thousands
     # of them would set off collections that walk every object of the process:
     # none is needed, as nothing here forms a cycle.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        points: list[Datapoint] = [
+        return [
             {"t": t, "a": a, "l": lo, "h": hi, "q": q}
-            for (t, a, lo, hi, _n, _sketch), q in zip(rows, _named(names, shown), strict=True)
+            for t, a, lo, hi, q in zip(times, means, lows, highs, shown, strict=True)
         ]
     finally:
         if collecting:
             gc.enable()
-    for index in short:
-        points[index]["q"] = None
-    return points
 
 
-def _named(names: tuple[str, ...], shown: list[list[float]]) -> list[dict[str, float]]:
+def _named(names: tuple[str, ...], shown: list[list[float]]) -> list[dict[str, float] | None]:
     """A dict of the names per row of values."""
     # A dict display is several times faster than dict(zip()): the usual one to
     # three percentiles get one each.
