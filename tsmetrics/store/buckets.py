@@ -130,6 +130,20 @@ def metric_buckets(conn: psycopg.Connection, query: SeriesQuery) -> BucketPage:
 
 def _with_quantiles(rows: list[tuple], names: tuple[str, ...]) -> list[Datapoint]:
     """Datapoints with their percentiles, computed over all the rows' sketches at once."""
+    # Lists and nested dicts are tracked by the garbage collector, and making
+    # thousands of them would set off collections that walk every object of
+    # the process (a full one costs more than all the rest here): none is
+    # needed, as nothing made here forms a cycle.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _datapoints_with_quantiles(rows, names)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _datapoints_with_quantiles(rows: list[tuple], names: tuple[str, ...]) -> list[Datapoint]:
     if not rows:
         return []
     times, means, lows, highs, counts, payloads = zip(*rows, strict=True)
@@ -143,19 +157,10 @@ def _with_quantiles(rows: list[tuple], names: tuple[str, ...]) -> list[Datapoint
     # metric kept distributions, and q is null.
     for index in np.flatnonzero(totals != np.array(counts, dtype=np.int64)).tolist():
         shown[index] = None
-    # Nested dicts are tracked by the garbage collector, and building thousands
-    # of them would set off collections that walk every object of the process:
-    # none is needed, as nothing here forms a cycle.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return [
-            {"t": t, "a": a, "l": lo, "h": hi, "q": q}
-            for t, a, lo, hi, q in zip(times, means, lows, highs, shown, strict=True)
-        ]
-    finally:
-        if collecting:
-            gc.enable()
+    return [
+        {"t": t, "a": a, "l": lo, "h": hi, "q": q}
+        for t, a, lo, hi, q in zip(times, means, lows, highs, shown, strict=True)
+    ]
 
 
 def _named(names: tuple[str, ...], shown: list[list[float]]) -> list[dict[str, float] | None]:
