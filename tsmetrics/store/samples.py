@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,8 +230,9 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
         if staged is None:
             cur.execute(_UPSERT_ROLLUPS, {"seconds": seconds})
         else:
-            # The staged sketches and the upsert that merges them: one round trip.
-            with conn.pipeline():
+            # The staged sketches and the upsert that merges them: one round
+            # trip where libpq can pipeline (14 and later), two otherwise.
+            with conn.pipeline() if psycopg.Pipeline.is_supported() else nullcontext():
                 cur.execute(STAGE, staged)
                 cur.execute(_UPSERT_ROLLUPS, {"seconds": seconds})
         cur.execute(_UPSERT_SERIES)
