@@ -27,6 +27,7 @@ def test_list_and_read_the_catalogue(client, feature_a):
         "analysisUnit": "sample",
         "valueMin": -1e15,
         "valueMax": 1e15,
+        "distribution": False,
     }
     assert client.get("/metrics/catalogue").get_json() == [metric]
 
@@ -61,16 +62,18 @@ def test_create_and_change_a_metric(client, db):
         "analysisUnit": "sample",
         "valueMin": -1e15,
         "valueMax": 1e15,
+        "distribution": False,
         "archived": False,
         "archivedAt": None,
     }
     changed = client.patch(
         "/metrics/catalogue/checkout_time",
-        json={"unit": "ms", "displayDecimals": 0, "analysisUnit": "time"},
+        json={"unit": "ms", "displayDecimals": 0, "analysisUnit": "time", "distribution": True},
     ).get_json()
     assert (changed["unit"], changed["displayDecimals"], changed["kind"]) == ("ms", 0, "mean")
     assert changed["analysisUnit"] == "time"
-    # The GET contract gained the analysis unit, then the accepted value range.
+    assert (changed["analysisUnit"], changed["distribution"]) == ("time", True)
+    # The GET contract gained the analysis unit, the accepted value range and the distribution.
     assert client.get("/metrics/catalogue/checkout_time").get_json() == {
         "name": "checkout_time",
         "unit": "ms",
@@ -80,6 +83,7 @@ def test_create_and_change_a_metric(client, db):
         "analysisUnit": "time",
         "valueMin": -1e15,
         "valueMax": 1e15,
+        "distribution": True,
     }
 
 

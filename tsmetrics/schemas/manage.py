@@ -164,6 +164,13 @@ class MetricCreateSchema(TextBodySchema):
             " `time` (autocorrelated gauges, e.g. CPU: paired per-bucket means of the variants).",
         },
     )
+    distribution = StrictBoolean(
+        metadata={
+            "description": "true: the rollups keep a sketch of the samples of each bucket, so"
+            " GET /metrics answers percentiles (`quantiles=`) within 1% (default false). Buckets"
+            " written before it was switched on answer none (`q` is null)."
+        }
+    )
     display_decimals = StrictInteger(
         data_key="displayDecimals",
         validate=validate.Range(min=0, max=6),
@@ -238,5 +245,6 @@ class ManagedMetricSchema(ma.Schema):
     analysisUnit = fields.String(attribute="analysis_unit")
     valueMin = fields.Float(attribute="value_min")
     valueMax = fields.Float(attribute="value_max")
+    distribution = fields.Boolean()
     archived = fields.Function(lambda metric: metric.archived_at is not None)
     archivedAt = fields.AwareDateTime(attribute="archived_at", allow_none=True)

@@ -69,6 +69,7 @@ class Metric:
     # The accepted value range (migration 0010): ingestion refuses a sample outside it.
     value_min: float = -1e15
     value_max: float = 1e15
+    distribution: bool = False  # the rollups keep sketches: percentiles (tsmetrics.sketches)
 
 
 _ABTEST_COLUMNS = (
@@ -78,7 +79,7 @@ _ABTEST_COLUMNS = (
 )
 _METRIC_COLUMNS = (
     "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at,"
-    " analysis_unit, value_min, value_max"
+    " analysis_unit, value_min, value_max, distribution"
 )
 
 
@@ -183,12 +184,14 @@ def ensure_metric(
     description: str = "",
     higher_is_better: bool = False,
     analysis_unit: str = "sample",
+    distribution: bool = False,
 ) -> Metric:
     """The metric `name`, created with these fields when it does not exist yet."""
     conn.execute(
-        "INSERT INTO metrics (name, unit, kind, description, higher_is_better, analysis_unit)"
-        " VALUES (%(name)s, %(unit)s, %(kind)s, %(description)s, %(higher_is_better)s,"
-        " %(analysis_unit)s) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO metrics (name, unit, kind, description, higher_is_better, analysis_unit,"
+        " distribution) VALUES (%(name)s, %(unit)s, %(kind)s, %(description)s,"
+        " %(higher_is_better)s, %(analysis_unit)s, %(distribution)s)"
+        " ON CONFLICT (name) DO NOTHING",
         {
             "name": name,
             "unit": unit,
@@ -196,6 +199,7 @@ def ensure_metric(
             "description": description,
             "higher_is_better": higher_is_better,
             "analysis_unit": analysis_unit,
+            "distribution": distribution,
         },
     )
     found = get_metric(conn, name)
@@ -224,6 +228,7 @@ METRIC_WRITABLE = (
     "analysis_unit",
     "value_min",
     "value_max",
+    "distribution",
 )
 
 
