@@ -116,6 +116,23 @@ def test_metrics_csv_by_accept_equals_its_json_page(client, exp, query):
     assert [[_number(r[k]) for k in ("t", "mean", "min", "max")] for r in rows] == expected
 
 
+def test_metrics_csv_has_a_column_per_percentile_asked_for(client, db):
+    test = _seed(client, db, 0)
+    metric = catalogue.create_metric(db, "spread", unit="ms", distribution=True)
+    values = np.random.default_rng(16).lognormal(3, 1, 600)
+    store(db, [(START + timedelta(seconds=7 * i), float(v), test.id, metric.id, i % 2)
+               for i, v in enumerate(values)])  # fmt: skip
+    query = METRICS.replace("latency", "spread") + "&granularity=30m&quantiles=p50,p99.9"
+    rows = _csv(client.get(query + "&format=csv"))
+    body = _json(client.get(query))
+    assert list(rows[0]) == ["t", "time", "mean", "min", "max", "p50", "p99.9"]
+    assert len(rows) == len(body["datapoints"]) > 1
+    for row, point in zip(rows, body["datapoints"], strict=True):
+        assert [_number(row[k]) for k in ("t", "mean", "p50", "p99.9")] == [
+            point["t"], point["a"], point["q"]["p50"], point["q"]["p99.9"],
+        ]  # fmt: skip
+
+
 def test_format_wins_over_accept_and_json_stays_the_default(client, exp):
     query = METRICS + "&granularity=1d"
     assert _json(client.get(query + "&format=json", headers={"Accept": "text/csv"}))["count"]

@@ -19,7 +19,7 @@ from tsmetrics.api.csv_responses import (
     wants_csv,
 )
 from tsmetrics.cache.bodies import Answer
-from tsmetrics.schemas.csv_tables import BUCKET_HEADER, bucket_lines
+from tsmetrics.schemas.csv_tables import bucket_header, bucket_lines
 from tsmetrics.schemas.metrics import MetricsQueryArgsSchema, MetricsResponseSchema
 from tsmetrics.series import SeriesAsk, SeriesRead, following_page, read_series
 
@@ -56,8 +56,9 @@ class Metrics(MethodView):
         `quantiles`, each bucket also has its percentiles (`q`), each within 1%
         of the exact one, numpy.quantile(samples, q, method="lower").
         With `format=csv` (or `Accept: text/csv`): columns `t`, `time` (ISO 8601
-        UTC), `mean`, `min`, `max` (the JSON's `t`, `a`, `l`, `h`), every bucket
-        of the range unless `limit` is given, streamed.
+        UTC), `mean`, `min`, `max` (the JSON's `t`, `a`, `l`, `h`), then a column
+        per percentile asked for, every bucket of the range unless `limit` is
+        given, streamed.
         """
         settings = current_app.config["TSMETRICS"]
         as_csv = wants_csv(args.get("format"))
@@ -102,14 +103,14 @@ def _chunks(ask: SeriesAsk, read: SeriesRead | None, wanted: int | None) -> Iter
     client holds none; a page is let go before the next is read, so one page
     of buckets at most is in memory, however long the range.
     """
-    yield header_line(BUCKET_HEADER)
+    yield header_line(bucket_header(ask.quantiles))
     taken = 0
     while read is not None:
         points = orjson.loads(read.lines[0].answer.datapoints_json)
         taken += len(points)
         last_t = points[-1]["t"] if points else None
         following = following_page(ask, read, last_t, taken, wanted)
-        text = bucket_lines(points)
+        text = bucket_lines(points, ask.quantiles)
         points = read = None  # let go of this page before the next is read
         yield text.encode()
         text = None
