@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from tsmetrics import sketches
 from tsmetrics.analysis import quantile_inference as qi
 from tsmetrics.analysis import sequential
 
@@ -170,3 +171,42 @@ def sequential_misses(
         }
         for q in QUANTILES
     }
+
+
+def sketch_coverage(seed: int, dist: Distribution, n: int, runs: int = 1000) -> dict:
+    """`fixed_coverage` read through tsmetrics.sketches (the scalar path the API takes):
+    coverage of the difference, and the mean half-width relative to the exact samples'."""
+    rng = np.random.default_rng(seed)
+    eps = sketches.ALPHA + 1e-12
+    tuning = sequential.Tuning.at(2 * n, ALPHA)
+    hits = {q: [] for q in QUANTILES}
+    widths = {q: [] for q in QUANTILES}
+    for _ in range(runs):
+        samples = [dist.values(rng.standard_normal(n), v) for v in (0, 1)]
+        sketched = [sketches.Sketch.from_values(x) for x in samples]
+        exact = [_Sorted(np.sort(x)) for x in samples]
+        for q in QUANTILES:
+            got = qi.compare(*(qi.estimate(s, q, eps) for s in sketched), "fixed", tuning)
+            want = qi.compare(*(qi.estimate(s, q, 0.0) for s in exact), "fixed", tuning)
+            low, high = got.lift_interval.low, got.lift_interval.high
+            hits[q].append(low <= dist.difference(q) <= high)
+            widths[q].append((high - low) / (want.lift_interval.high - want.lift_interval.low))
+    return {
+        f"p{round(100 * q)}": {
+            "difference": _share(np.array(hits[q])),
+            "width_over_exact": float(np.mean(widths[q])),
+        }
+        for q in QUANTILES
+    }
+
+
+@dataclass(frozen=True)
+class _Sorted:
+    values: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    def value_at_rank(self, k: int) -> float:
+        return float(self.values[k])

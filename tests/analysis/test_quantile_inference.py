@@ -19,6 +19,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.stats import mstats
 
+from tsmetrics import sketches
 from tsmetrics.analysis import quantile_inference as qi
 from tsmetrics.analysis import sequential
 
@@ -258,3 +259,35 @@ def test_vectorised_looks_equal_the_scalar_comparison():
             )
     with pytest.raises(ValueError, match="unknown inference"):
         qi.difference_looks(*stacked, np.full(5, 4000), "bayesian", tuning)
+
+
+@pytest.mark.parametrize("inference", ("fixed", "sequential"))
+def test_real_sketches_contain_what_the_exact_samples_give(inference):
+    """tsmetrics.sketches read through the Protocol: points within ALPHA of numpy, intervals
+    holding the exact samples' intervals, p-values no smaller."""
+    rng = np.random.default_rng(12)
+    eps = sketches.ALPHA + 1e-12
+    data = {
+        "normal": lambda n: rng.normal(100, 30, n),
+        "lognormal": lambda n: rng.lognormal(4.6, 0.5, n),
+        "negative": lambda n: -rng.lognormal(0, 1, n),
+        "around zero": lambda n: rng.normal(0, 1e-9, n),
+        "huge": lambda n: rng.lognormal(27, 0.1, n),
+    }
+    for name, draw in data.items():
+        for n in (2000, 20_000):
+            c, t = draw(n), draw(n) * 1.002
+            exact = [Sorted.of(x) for x in (c, t)]
+            sketched = [sketches.Sketch.from_values(x) for x in (c, t)]
+            for q in (0.5, 0.95, 0.99):
+                for x, e, s in zip((c, t), exact, sketched, strict=True):
+                    inner, outer = qi.estimate(e, q, 0.0), qi.estimate(s, q, eps)
+                    truth = np.quantile(x, q, method="lower")
+                    assert abs(outer.value - truth) <= sketches.ALPHA * abs(truth), (name, q)
+                    assert outer.interval.low <= inner.interval.low, (name, q)
+                    assert inner.interval.high <= outer.interval.high, (name, q)
+                    assert outer.se >= inner.se
+                want, got = _compare(*exact, q, inference), _compare(*sketched, q, inference, eps)
+                assert got.lift_interval.low <= want.lift_interval.low, (name, q)
+                assert want.lift_interval.high <= got.lift_interval.high, (name, q)
+                assert got.p_value >= want.p_value * (1 - 1e-12), (name, q)

@@ -6,7 +6,7 @@ Carlo standard error of 0.49%; every case (normal and lognormal, 2,000 and
 difference) must cover the true value 93-97% of the time. At every look
 (`sequential`, 100 looks of 200 new samples per variant, up to 20,000): the
 share of runs whose sequence misses the true difference at some look must be at
-most 5% plus three Monte Carlo errors (6.5% at 2,000 runs), with a real effect
+most 5% plus three Monte Carlo errors (7.1% at 1,000 runs), with a real effect
 and A/A (where a miss is a false call). The quick lane runs fewer runs with
 bounds widened to four Monte Carlo errors. bench/bench_quantile_inference.py
 prints the figures quoted in docs/analysis.md.
@@ -53,9 +53,9 @@ def test_fixed_coverage_is_95_percent(name, n):
 def test_sequential_covers_at_every_look(case):
     name, _, aa = case.partition("-")
     dist = sim.DISTRIBUTIONS[name]
-    figures = sim.sequential_misses(seed=len(case), dist=dist.null() if aa else dist, runs=2000)
+    figures = sim.sequential_misses(seed=len(case), dist=dist.null() if aa else dist, runs=1000)
     for q, per_q in figures.items():
-        assert per_q["ever_missed"]["runs"] == 2000 and per_q["looks"] == 100
-        assert per_q["ever_missed"]["share"] <= 0.065, (q, per_q)
+        assert per_q["ever_missed"]["runs"] == 1000 and per_q["looks"] == 100
+        assert per_q["ever_missed"]["share"] <= 0.071, (q, per_q)
         if not aa:  # the effects are large enough to be found
             assert per_q["ever_significant"]["share"] >= 0.9, (q, per_q)

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from statistics import NormalDist
 from typing import Protocol
 
@@ -64,6 +64,7 @@ class Ranked(Protocol):
     def value_at_rank(self, k: int) -> float: ...
 
 
+@cache
 def normal_quantile(alpha: float) -> float:
     """z with P(|Z| > z) = alpha."""
     return NormalDist().inv_cdf(1 - alpha / 2)
@@ -187,9 +188,9 @@ def estimate(
 ) -> Quantile | None:
     """Quantile q of the samples with its interval; None when there are too few for one."""
     n = samples.count
-    if n < 1 or not bool(fits(n, q, alpha)):
-        return None
     r = ranks(n, q, alpha)
+    if n < 1 or r.low < 0 or r.high > n - 1:
+        return None
     e = bounded(
         samples.value_at_rank(int(r.low)),
         samples.value_at_rank(int(r.point)),
