@@ -25,6 +25,7 @@ def test_list_and_read_the_catalogue(client, feature_a):
         "kind": "mean",
         "higherIsBetter": False,
         "analysisUnit": "sample",
+        "distribution": False,
     }
     assert client.get("/metrics/catalogue").get_json() == [metric]
 
@@ -57,16 +58,17 @@ def test_create_and_change_a_metric(client, db):
         "higherIsBetter": False,
         "displayDecimals": 1,
         "analysisUnit": "sample",
+        "distribution": False,
         "archived": False,
         "archivedAt": None,
     }
     changed = client.patch(
         "/metrics/catalogue/checkout_time",
-        json={"unit": "ms", "displayDecimals": 0, "analysisUnit": "time"},
+        json={"unit": "ms", "displayDecimals": 0, "analysisUnit": "time", "distribution": True},
     ).get_json()
     assert (changed["unit"], changed["displayDecimals"], changed["kind"]) == ("ms", 0, "mean")
-    assert changed["analysisUnit"] == "time"
-    # The GET contract gained one field, the analysis unit.
+    assert (changed["analysisUnit"], changed["distribution"]) == ("time", True)
+    # The GET contract gained two fields: the analysis unit and the distribution.
     assert client.get("/metrics/catalogue/checkout_time").get_json() == {
         "name": "checkout_time",
         "unit": "ms",
@@ -74,6 +76,7 @@ def test_create_and_change_a_metric(client, db):
         "kind": "mean",
         "higherIsBetter": False,
         "analysisUnit": "time",
+        "distribution": True,
     }
 
 

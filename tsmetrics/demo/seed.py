@@ -48,6 +48,7 @@ def ensure_catalogue(
                 description=m.description,
                 higher_is_better=m.higher_is_better,
                 analysis_unit=m.analysis_unit,
+                distribution=m.distribution,
             ).id
             for m in synthetic.METRICS
         }

@@ -29,6 +29,7 @@ class DemoMetric:
     higher_is_better: bool
     description: str
     analysis_unit: str = "sample"  # gauges: "time" (paired bucket means; see analysis.time_unit)
+    distribution: bool = True  # percentiles per bucket; off for counters
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,14 @@ METRICS = (
     DemoMetric(
         "ram_usage", "MB", "mean", False, "Resident memory of the serving instance.", "time"
     ),
-    DemoMetric("add_to_cart", "clicks", "sum", True, "Add-to-cart clicks in the interval."),
+    DemoMetric(
+        "add_to_cart",
+        "clicks",
+        "sum",
+        True,
+        "Add-to-cart clicks in the interval.",
+        distribution=False,
+    ),
 )
 TESTS = (
     DemoTest(

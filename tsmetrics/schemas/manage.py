@@ -151,6 +151,13 @@ class MetricCreateSchema(TextBodySchema):
             " `time` (autocorrelated gauges, e.g. CPU: paired per-bucket means of the variants).",
         },
     )
+    distribution = fields.Boolean(
+        metadata={
+            "description": "true: the rollups keep a sketch of the samples of each bucket, so"
+            " GET /metrics answers percentiles (`quantiles=`) within 1% (default false). Buckets"
+            " written before it was switched on answer none (`q` is null)."
+        }
+    )
     display_decimals = fields.Integer(
         data_key="displayDecimals",
         validate=validate.Range(min=0, max=6),
@@ -201,5 +208,6 @@ class ManagedMetricSchema(ma.Schema):
     higherIsBetter = fields.Boolean(attribute="higher_is_better")
     displayDecimals = fields.Integer(attribute="display_decimals")
     analysisUnit = fields.String(attribute="analysis_unit")
+    distribution = fields.Boolean()
     archived = fields.Function(lambda metric: metric.archived_at is not None)
     archivedAt = fields.AwareDateTime(attribute="archived_at", allow_none=True)

@@ -187,6 +187,9 @@ class MetricSchema(ma.Schema):
         attribute="analysis_unit",
         metadata={"description": "`sample` (independent samples) or `time` (paired means)."},
     )
+    distribution = fields.Boolean(
+        metadata={"description": "true: GET /metrics answers percentiles (`quantiles=`)."}
+    )
 
 
 # A plain JSON array of names, as the sketch's /abtest answered; marshmallow

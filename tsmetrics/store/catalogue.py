@@ -62,6 +62,7 @@ class Metric:
     display_decimals: int = 2
     archived_at: datetime | None = None
     analysis_unit: str = "sample"  # "sample": independent samples; "time": paired bucket means
+    distribution: bool = False  # the rollups keep sketches: percentiles (tsmetrics.sketches)
 
 
 _ABTEST_COLUMNS = (
@@ -71,7 +72,7 @@ _ABTEST_COLUMNS = (
 )
 _METRIC_COLUMNS = (
     "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at,"
-    " analysis_unit"
+    " analysis_unit, distribution"
 )
 
 
@@ -176,12 +177,14 @@ def ensure_metric(
     description: str = "",
     higher_is_better: bool = False,
     analysis_unit: str = "sample",
+    distribution: bool = False,
 ) -> Metric:
     """The metric `name`, created with these fields when it does not exist yet."""
     conn.execute(
-        "INSERT INTO metrics (name, unit, kind, description, higher_is_better, analysis_unit)"
-        " VALUES (%(name)s, %(unit)s, %(kind)s, %(description)s, %(higher_is_better)s,"
-        " %(analysis_unit)s) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO metrics (name, unit, kind, description, higher_is_better, analysis_unit,"
+        " distribution) VALUES (%(name)s, %(unit)s, %(kind)s, %(description)s,"
+        " %(higher_is_better)s, %(analysis_unit)s, %(distribution)s)"
+        " ON CONFLICT (name) DO NOTHING",
         {
             "name": name,
             "unit": unit,
@@ -189,6 +192,7 @@ def ensure_metric(
             "description": description,
             "higher_is_better": higher_is_better,
             "analysis_unit": analysis_unit,
+            "distribution": distribution,
         },
     )
     found = get_metric(conn, name)
@@ -215,6 +219,7 @@ METRIC_WRITABLE = (
     "higher_is_better",
     "display_decimals",
     "analysis_unit",
+    "distribution",
 )
 
 

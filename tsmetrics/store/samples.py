@@ -11,6 +11,7 @@ import psycopg
 from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.store.binary_copy import PG_EPOCH_US, binary_copy
 from tsmetrics.store.minute_sums import minute_sums
+from tsmetrics.store.rollup_sketches import MERGE_ON_CONFLICT, STAGING, stage_sketches
 
 # The columns of `samples` in binary COPY layout.
 _SAMPLE_COLUMNS = (
@@ -91,7 +92,8 @@ def binary_copy_payload(batch: SampleColumns) -> bytes:
 
 _COPY = "COPY {table} (time, value, abtest_id, metric_id, variant) FROM STDIN (FORMAT BINARY)"
 
-_STAGING = """
+_STAGING = (
+    """
 CREATE TEMP TABLE IF NOT EXISTS incoming_samples (LIKE samples) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS incoming_minutes (
     abtest_id integer, metric_id smallint, variant smallint, minute timestamptz,
@@ -102,8 +104,10 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_exact (
     abtest_id integer, metric_id smallint, variant smallint, minute timestamptz,
     n bigint, lo float8, hi float8, sum_scaled bigint, sum_sq_high bigint, sum_sq_low bigint,
     scale smallint, dscale smallint, first_time timestamptz, last_time timestamptz
-) ON COMMIT DELETE ROWS
+) ON COMMIT DELETE ROWS;
 """
+    + STAGING
+)
 
 _COPY_EXACT = "COPY incoming_exact FROM STDIN (FORMAT BINARY)"
 
@@ -148,22 +152,30 @@ GROUP BY abtest_id, metric_id, minute, ROLLUP (variant)
 
 # Merging is exact: counts and numeric sums add, min and max compose. The ORDER
 # BY makes concurrent writers lock shared buckets in one order (no deadlocks).
-_UPSERT_ROLLUPS = """
+_UPSERT_ROLLUPS = "".join(
+    (
+        """
 INSERT INTO rollups AS r
-    (abtest_id, metric_id, bucket_seconds, bucket, variant, n, lo, hi, total, total_sq)
-SELECT m.abtest_id, m.metric_id, g.seconds,
-       date_bin(make_interval(secs => g.seconds), m.minute, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
-       m.variant, sum(m.n), min(m.lo), max(m.hi), sum(m.total), sum(m.total_sq)
-FROM incoming_minutes m CROSS JOIN unnest(%(seconds)s::integer[]) AS g(seconds)
-GROUP BY 1, 2, 3, 4, 5
+    (abtest_id, metric_id, bucket_seconds, bucket, variant, n, lo, hi, total, total_sq, sketch)
+SELECT g.*, s.part FROM (
+    SELECT m.abtest_id, m.metric_id, g.seconds AS bucket_seconds,
+           date_bin(make_interval(secs => g.seconds), m.minute,
+                    TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
+           m.variant, sum(m.n), min(m.lo), max(m.hi), sum(m.total), sum(m.total_sq)
+    FROM incoming_minutes m CROSS JOIN unnest(%(seconds)s::integer[]) AS g(seconds)
+    GROUP BY 1, 2, 3, 4, 5
+) AS g LEFT JOIN incoming_sketches s USING (abtest_id, metric_id, bucket_seconds, bucket, variant)
 ORDER BY 1, 2, 3, 5, 4
 ON CONFLICT (abtest_id, metric_id, bucket_seconds, variant, bucket) DO UPDATE SET
     n = r.n + excluded.n,
     lo = least(r.lo, excluded.lo),
     hi = greatest(r.hi, excluded.hi),
     total = r.total + excluded.total,
-    total_sq = r.total_sq + excluded.total_sq
-"""
+    total_sq = r.total_sq + excluded.total_sq,
+    sketch = """,
+        MERGE_ON_CONFLICT,
+    )
+)
 
 _UPSERT_SERIES = """
 INSERT INTO series AS s (abtest_id, metric_id, variant, first_time, last_time, sample_count)
@@ -202,9 +214,15 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
             with cur.copy(_COPY.format(table="incoming_samples")) as copy:
                 copy.write(binary_copy_payload(batch.subset(sums.leftover)))
             cur.execute(_AGGREGATE_MINUTES)
-        cur.execute(_UPSERT_ROLLUPS, {"seconds": list(GRANULARITIES.values())})
+        seconds = list(GRANULARITIES.values())
+        # The distribution sketches of the same buckets, merged by the same upsert.
+        columns = (batch.time_us, batch.value, batch.abtest_id, batch.metric_id, batch.variant)
+        stage_sketches(cur, *columns, seconds)
+        cur.execute(_UPSERT_ROLLUPS, {"seconds": seconds})
         cur.execute(_UPSERT_SERIES)
         # Empty the staging tables now: ON COMMIT only runs when the outermost
         # transaction ends, and a caller may insert several batches in one.
-        cur.execute("TRUNCATE incoming_samples, incoming_minutes, incoming_exact")
+        cur.execute(
+            "TRUNCATE incoming_samples, incoming_minutes, incoming_exact, incoming_sketches"
+        )
     return len(batch)
