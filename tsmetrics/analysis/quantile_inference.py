@@ -102,6 +102,7 @@ def fits(n, q: float, alpha: float = stats.ALPHA):
     return (r.low >= 0) & (r.high <= np.asarray(n) - 1)
 
 
+@cache
 def min_count(q: float, alpha: float = stats.ALPHA) -> int:
     """The fewest samples for which quantile q has an interval."""
     z = normal_quantile(alpha)

@@ -66,6 +66,7 @@ class Compare(MethodView):
                 end=args.get("end"),
                 correction=args["correction"],
                 inference=args.get("inference"),
+                quantiles=args.get("quantiles"),
             )
         return _json(comparison_json(report))
 
