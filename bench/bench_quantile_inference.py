@@ -22,8 +22,8 @@ from common import Stats, cpu_model, log
 
 from tests.analysis import quantile_simulations as sim
 from tsmetrics import sketches
+from tsmetrics.analysis import quantile_compare, sequential, stats
 from tsmetrics.analysis import quantile_inference as qi
-from tsmetrics.analysis import sequential, stats
 
 OUT = Path(__file__).resolve().parent / "out" / "quantile_inference.json"
 
@@ -31,7 +31,9 @@ OUT = Path(__file__).resolve().parent / "out" / "quantile_inference.json"
 def _timings(repeat: int = 500) -> dict:
     """Per comparison: p50, p95 and p99 from two 20,000-sample sketches, against means."""
     rng = np.random.default_rng(0)
-    reads = [sketches.Sketch.from_values(rng.lognormal(4.6, 0.5, 20_000)) for _ in range(2)]
+    values = [rng.lognormal(4.6, 0.5, 20_000) for _ in range(2)]
+    # What the API reads: a merged sketch with its cumulative counts (quantile_compare.Merged).
+    reads = [quantile_compare.Merged.of(sketches.Sketch.from_values(v)) for v in values]
     moments = [stats.Moments.from_sums(20_000, 2_000_000.5, 2.1e8) for _ in range(2)]
     tuning = sequential.Tuning.at(40_000)
     out = {}
@@ -71,7 +73,7 @@ def main() -> None:
             results[f"sketch_{name}_{n}"] = sim.sketch_coverage(400 + n, dist, n, runs // 4)
         for label, d in (("effect", dist), ("aa", dist.null())):
             log(f"sequential, {name}, {label}, 100 looks")
-            results[f"sequential_{name}_{label}"] = sim.sequential_misses(500, d, runs)
+            results[f"sequential_{name}_{label}"] = sim.sequential_misses(500 + len(name), d, runs)
     results["simulation_seconds"] = time.perf_counter() - began
     results["timings"] = _timings()
     results["load_average_after"] = os.getloadavg()

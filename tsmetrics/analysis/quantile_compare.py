@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 import psycopg
 
 from tsmetrics import sketches
@@ -81,18 +82,60 @@ class MetricQuantiles:
     refusal: str | None = None
 
 
-def _values(read: VariantSketch | None, qs: list[float], intervals: bool) -> list[QuantileValue]:
-    sketch = read.sketch if read is not None else sketches.Sketch.empty()
+@dataclass(frozen=True)
+class Merged:
+    """A merged sketch read at several ranks at once (its counts are summed once, not per rank)."""
+
+    sketch: sketches.Sketch
+    cumulative: np.ndarray
+
+    @classmethod
+    def of(cls, sketch: sketches.Sketch) -> Merged:
+        """The sketch with its cumulative counts."""
+        return cls(sketch, np.cumsum(sketch.counts))
+
+    @property
+    def count(self) -> int:
+        """How many values the sketch holds."""
+        return int(self.cumulative[-1]) if len(self.cumulative) else 0
+
+    def value_at_rank(self, k: int) -> float:
+        """As Sketch.value_at_rank."""
+        return self.sketch.value_at_rank(k)
+
+    def values_at_ranks(self, ks: list[int]) -> list[float]:
+        """Sketch.value_at_rank of each rank (0 <= k < count), in one pass."""
+        index = np.searchsorted(self.cumulative, np.asarray(ks), side="right")
+        return sketches.representatives(self.sketch.bins[index]).tolist()
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What compare_quantiles reads once per variant: count, merged sketch, estimates by q."""
+
+    n: int
+    merged: Merged
+    estimates: dict[float, qi.Quantile | None]
+
+
+def _find(read: VariantSketch | None, qs: list[float], intervals: bool) -> _Found:
+    merged = Merged.of(read.sketch if read is not None else sketches.Sketch.empty())
+    found = {q: qi.estimate(merged, q, RELATIVE_ERROR) if intervals else None for q in qs}
+    return _Found(read.n if read is not None else 0, merged, found)
+
+
+def _values(found: _Found, qs: list[float]) -> list[QuantileValue]:
     out = []
     for q in qs:
-        found = qi.estimate(sketch, q, RELATIVE_ERROR) if intervals else None
-        value = found.value if found is not None else qi.point(sketch, q)
-        out.append(QuantileValue(q, value, found.interval if found is not None else None))
+        estimate = found.estimates[q]
+        if estimate is None:
+            out.append(QuantileValue(q, qi.point(found.merged, q), None))
+        else:
+            out.append(QuantileValue(q, estimate.value, estimate.interval))
     return out
 
 
-def _refusal(names: list[str], reads: list[VariantSketch | None], q: float) -> str | None:
-    counts = [r.n if r is not None else 0 for r in reads]
+def _refusal(names: list[str], counts: list[int], q: float) -> str | None:
     if counts == [0, 0]:
         return "no samples in the window"
     first = qi.min_count(q)
@@ -102,16 +145,15 @@ def _refusal(names: list[str], reads: list[VariantSketch | None], q: float) -> s
     return None
 
 
-def _compare_one(window, metric, position, reads, q) -> judging.Comparison:
-    abtest = window.abtest
-    names = [abtest.variants[0], abtest.variants[position]]
-    pair = [reads[0], reads[position]]
-    units = sum(r.n for r in pair if r is not None)
-    method = window.method(metric, position, units)
-    why = TIME_REFUSAL if metric.analysis_unit == "time" else _refusal(names, pair, q)
+def _compare_one(window, metric, position, found: list[_Found], q) -> judging.Comparison:
+    names = [window.abtest.variants[0], window.abtest.variants[position]]
+    pair = [found[0], found[position]]
+    counts = [f.n for f in pair]
+    method = window.method(metric, position, sum(counts))
+    why = TIME_REFUSAL if metric.analysis_unit == "time" else _refusal(names, counts, q)
     result = None
     if why is None:
-        control, treatment = (qi.estimate(r.sketch, q, RELATIVE_ERROR) for r in pair)
+        control, treatment = (f.estimates[q] for f in pair)
         if control is not None and treatment is not None:
             result = qi.compare(control, treatment, method.inference, method.tuned.tuning)
         why = None if result is not None else f"no spread around {label(q)} in either variant"
@@ -126,20 +168,17 @@ def compare_quantiles(
 ) -> MetricQuantiles:
     """The quantiles qs of every variant (position order) and every treatment against control."""
     names = window.abtest.variants
-    partial = any(r is not None and r.covered != r.n for r in reads)
-    if partial:
+    counts = [r.n if r is not None else 0 for r in reads]
+    if any(r is not None and r.covered != r.n for r in reads):
         unknown = [QuantileValue(q, None, None) for q in qs]
-        empty = [
-            VariantQuantiles(n, r.n if r else 0, unknown) for n, r in zip(names, reads, strict=True)
-        ]
+        empty = [VariantQuantiles(n, c, unknown) for n, c in zip(names, counts, strict=True)]
         return MetricQuantiles(empty, [], PARTIAL_REFUSAL)
-    intervals = metric.analysis_unit != "time"
+    found = [_find(r, qs, metric.analysis_unit != "time") for r in reads]
     variants = [
-        VariantQuantiles(name, r.n if r is not None else 0, _values(r, qs, intervals))
-        for name, r in zip(names, reads, strict=True)
+        VariantQuantiles(name, f.n, _values(f, qs)) for name, f in zip(names, found, strict=True)
     ]
     comparisons = [
-        QuantileComparison(q, _compare_one(window, metric, position, reads, q))
+        QuantileComparison(q, _compare_one(window, metric, position, found, q))
         for position in range(1, len(names))
         for q in qs
     ]

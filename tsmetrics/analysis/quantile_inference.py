@@ -56,7 +56,10 @@ INFERENCES = sequential.INFERENCES  # both: the interval and SE hold at one look
 
 
 class Ranked(Protocol):
-    """What the inference reads of a variant's samples: a merged sketch, or sorted values."""
+    """What the inference reads of a variant's samples: a merged sketch, or sorted values.
+
+    An object may also offer `values_at_ranks(ks)` (the same values, several at once).
+    """
 
     @property
     def count(self) -> int: ...
@@ -161,15 +164,28 @@ def estimates(values: tuple, relative_error: float, alpha: float = stats.ALPHA) 
     return bounded(low, point, high, lower, upper, relative_error, alpha)
 
 
-def _bound_at(samples: Ranked, rank: float, side: int, relative_error: float) -> float:
+def _read(samples: Ranked, ranks_: list[int]) -> dict[int, float]:
+    # One call for all ranks where the samples offer it (a merged sketch's cumulative
+    # counts are then summed once), else one value_at_rank per rank.
+    many = getattr(samples, "values_at_ranks", None)
+    values = many(ranks_) if many is not None else [samples.value_at_rank(k) for k in ranks_]
+    return dict(zip(ranks_, (float(v) for v in values), strict=True))
+
+
+def _bound_at(read: dict[int, float], rank: float, side: int, relative_error: float) -> float:
     # A bound (side -1 lower, +1 upper) of the exact value at a fractional rank: the
     # interpolation of the bounds at the two ranks around it, which stays a bound across 0.
     k = math.floor(rank)
-    reads = [samples.value_at_rank(k)]
-    if rank > k:
-        reads.append(samples.value_at_rank(k + 1))
-    ends = [v + side * float(sketch_error(v, relative_error)) for v in reads]
+    reads = [read[k], read[k + 1]] if rank > k else [read[k]]
+    ends = [v + side * abs(v) * relative_error / (1 - relative_error) for v in reads]
     return ends[0] if len(ends) == 1 else ends[0] + (rank - k) * (ends[1] - ends[0])
+
+
+def _needed(r: Ranks) -> list[int]:
+    out = [int(r.low), int(r.point), int(r.high)]
+    for rank in (float(r.spread_low), float(r.spread_high)):
+        out += [math.floor(rank)] + ([math.floor(rank) + 1] if rank > math.floor(rank) else [])
+    return sorted(set(out))
 
 
 @dataclass(frozen=True)
@@ -192,12 +208,13 @@ def estimate(
     r = ranks(n, q, alpha)
     if n < 1 or r.low < 0 or r.high > n - 1:
         return None
+    read = _read(samples, _needed(r))
     e = bounded(
-        samples.value_at_rank(int(r.low)),
-        samples.value_at_rank(int(r.point)),
-        samples.value_at_rank(int(r.high)),
-        _bound_at(samples, float(r.spread_low), -1, relative_error),
-        _bound_at(samples, float(r.spread_high), 1, relative_error),
+        read[int(r.low)],
+        read[int(r.point)],
+        read[int(r.high)],
+        _bound_at(read, float(r.spread_low), -1, relative_error),
+        _bound_at(read, float(r.spread_high), 1, relative_error),
         relative_error,
         alpha,
     )
