@@ -265,7 +265,8 @@ def difference_looks(
     se = np.sqrt(treatment.se**2 + control.se**2)
     bias = treatment.bound + control.bound
     with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = np.sign(d) * np.maximum(np.abs(d) - bias, 0.0) / se
+        # + 0.0: no -0.0 in the JSON when |d| is within the sketches' error.
+        statistic = np.sign(d) * np.maximum(np.abs(d) - bias, 0.0) / se + 0.0
         ratio = treatment.value / control.value
         relative = ratio - 1
         relative_se = np.sqrt(treatment.se**2 + ratio**2 * control.se**2) / np.abs(control.value)

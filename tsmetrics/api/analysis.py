@@ -55,7 +55,11 @@ class Compare(MethodView):
         adjust the p-values over every comparison in the response; the verdict
         follows the metric's direction. A comparison that cannot be made says why
         in `refusal`, with null numbers. Sample ratio mismatch: chi-squared test of
-        the counts against the expected split, flagged at p < 0.001.
+        the counts against the expected split, flagged at p < 0.001. `quantiles`
+        (e.g. p50,p95,p99) adds, for distribution metrics, each variant's quantiles
+        with 95% intervals (binomial order statistics, widened by the sketches'
+        0.5% error) and each treatment's difference and relative difference
+        against control, by the same inference and correction.
         """
         with db.connection() as conn:
             report = compare.compare(
