@@ -18,7 +18,7 @@ import psycopg
 from tsmetrics import cache
 from tsmetrics import granularity as gran
 from tsmetrics.cache.bodies import Answer
-from tsmetrics.errors import UnknownName
+from tsmetrics.errors import Invalid, UnknownName
 from tsmetrics.lookups import require_abtest_and_metric
 from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
 from tsmetrics.store.catalogue import ABTest, Metric
@@ -41,6 +41,7 @@ class SeriesAsk:
     limit: int = 10_000
     auto_max_buckets: int = 1000
     max_buckets: int | None = None  # read nothing when the range holds more buckets
+    quantiles: tuple[str, ...] = ()  # percentiles per bucket, by name (distribution metrics)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class SeriesRead:
 def read_series(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesRead:
     """Resolve the ask once, then read each variant's page through the query cache.
 
-    UnknownName (a 404 naming the field) for an unknown A/B test, metric or variant.
+    UnknownName (a 404 naming the field) for an unknown A/B test, metric or variant;
+    Invalid (400) for percentiles of a metric that keeps no distribution.
     """
     query = _resolve(conn, ask)
     queries = [_with_variant(query, variant) for variant in ask.variants]
@@ -84,6 +86,13 @@ def read_series(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesRead:
 def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
     """The names looked up (one statement), the granularity chosen and the range aligned."""
     abtest, metric = _names(conn, ask)
+    if ask.quantiles and not metric.distribution:
+        raise Invalid(
+            "quantiles",
+            f"Metric {metric.name!r} keeps no distribution (its catalogue entry has"
+            " distribution: false), so it has no percentiles; set distribution to true"
+            " (PATCH /metrics/catalogue/{name}) to keep them for samples stored from then on.",
+        )
     granularity = gran.resolve(ask.granularity, ask.start, ask.end, ask.auto_max_buckets)
     seconds = gran.GRANULARITIES[granularity]
     start = math.floor(ask.start.timestamp())
@@ -98,6 +107,7 @@ def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
         end=math.ceil(ask.end.timestamp()),
         skip=ask.skip,
         limit=ask.limit,
+        quantiles=ask.quantiles,
     )
 
 

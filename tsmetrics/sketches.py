@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -58,6 +59,10 @@ _LOG_HALF_WIDTH = math.log(2 / (GAMMA + 1))
 BIN_SHIFT = (1 << 17) + 1
 _ORDINAL_SPAN = 1 << 20  # > 2 * max |ordinal|: room to pack (group, ordinal) in one int64
 _MAX = np.finfo(np.float64).max
+# The percentiles the product shows, by name: q is the double nearest the decimal.
+QUANTILES: dict[str, float] = {
+    name: float(Decimal(name[1:]) / 100) for name in [f"p{i}" for i in range(1, 100)] + ["p99.9"]
+}
 HEADER_BYTES = 8
 _SPARE = bytes(3)
 
@@ -290,11 +295,14 @@ def quantiles_many(payloads: Sequence[bytes], qs: Sequence[float]) -> tuple[np.n
     # Every (payload, q) at once: row-major like `out`.
     rows = np.repeat(filled, len(qs))
     rank = np.concatenate([rank_of(totals[filled], q)[:, None] for q in qs], axis=1).ravel()
+    base, width = layout.counts_at[rows], layout.count_width[rows]
+    if len(width) and (width == width[0]).all():
+        width = int(width[0])  # one width for all: plain reads, no shifts
     lo, hi = np.zeros(len(rows), dtype=np.int64), layout.bins[rows] - 1
     # The first bin whose cumulative count exceeds the rank lies in [lo, hi].
     for _ in range(int(layout.bins.max(initial=0)).bit_length()):
-        mid = (lo + hi) // 2
-        above = layout.cumulative(rows, mid) > rank
+        mid = (lo + hi) >> 1
+        above = _read(layout.data, base + mid * width, width) > rank
         hi = np.where(above, mid, hi)
         lo = np.where(above, lo, mid + 1)
     values = representatives(layout.first[rows] + layout.offset(rows, lo))

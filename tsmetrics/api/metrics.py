@@ -23,6 +23,9 @@ class Metrics(MethodView):
     @blp.arguments(MetricsQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MetricsResponseSchema)
     @blp.alt_response(304, description="Not Modified: the If-None-Match ETag is current.")
+    @blp.alt_response(
+        400, description="Bad arguments, or `quantiles` for a metric without distribution."
+    )
     @blp.alt_response(404, description="Unknown A/B test, metric or variant.")
     @blp.alt_response(503, description="Database unavailable; see Retry-After.")
     def get(self, **args):
@@ -30,7 +33,9 @@ class Metrics(MethodView):
 
         Each bucket's mean is the sum over the count of the raw samples in it, at
         every granularity. Buckets are aligned to the Unix epoch (UTC); every
-        bucket overlapping [start, end) is returned whole, oldest first.
+        bucket overlapping [start, end) is returned whole, oldest first. With
+        `quantiles`, each bucket also has its percentiles (`q`), each within 1%
+        of the exact one, numpy.quantile(samples, q, method="lower").
         """
         settings = current_app.config["TSMETRICS"]
         ask = SeriesAsk(
@@ -43,6 +48,7 @@ class Metrics(MethodView):
             skip=args["skip"],
             limit=args["limit"],
             auto_max_buckets=settings["AUTO_MAX_BUCKETS"],
+            quantiles=args.get("quantiles", ()),
         )
         with db.connection() as conn:
             # The body comes rendered (orjson, not marshmallow: a 10,000-bucket

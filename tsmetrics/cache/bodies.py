@@ -63,6 +63,7 @@ def render(query: SeriesQuery, page: BucketPage) -> Answer:
             "granularity": query.granularity,
             "variant": query.variant,
         }
+        | ({"quantiles": list(query.quantiles)} if query.quantiles else {})
     )
     # The datapoints last, written on their own, so a chart can embed them as they are.
     prefix = head[:-1] + _DATAPOINTS
@@ -77,6 +78,8 @@ def key(query: SeriesQuery, stamps: Stamps) -> str:
     shown = [abtest.id, abtest.name, metric.id, metric.name, metric.unit, query.variant]
     shown += [query.granularity, query.start, query.end, query.skip, query.limit]
     shown += [stamps.epoch, stamps.of(query.start, query.end)]
+    if query.quantiles:
+        shown.append(list(query.quantiles))
     # "m2": entries are stored with their count and datapoints' offset since;
     # a new key space leaves the older ones, read by no one, to expire.
     return "m2:" + hashlib.sha1(orjson.dumps(shown), usedforsecurity=False).hexdigest()

@@ -29,6 +29,9 @@ CHUNK_DAYS = {"1m": 1, "5m": 1, "30m": 8, "1h": 16, "6h": 64, "1d": 256}
 # Past this many chunks a request reads the database directly.
 MAX_CHUNKS = 400
 _WIRE = np.dtype([("t", "<i8"), ("a", "<f8"), ("l", "<f8"), ("h", "<f8")])
+# Starts a chunk whose buckets carry percentiles. A plain chunk starts with a
+# bucket time, a multiple of 60 whose first (little-endian) byte is even: never "q".
+_QUANTILES_MARK = "q:"
 _time = itemgetter("t")
 
 
@@ -78,7 +81,8 @@ def key(query: SeriesQuery, chunk: Chunk, stamps: Stamps) -> str:
     series = f"{query.abtest.id}:{query.metric.id}:{query.variant_index}:{query.granularity}"
     name = f"b:{series}:{chunk.start}:{stamps.epoch}:{stamps.of(chunk.lo, chunk.hi)}"
     whole = (chunk.lo, chunk.hi) == (chunk.start, chunk.end)
-    return name if whole else f"{name}:{chunk.lo}:{chunk.hi}"
+    name = name if whole else f"{name}:{chunk.lo}:{chunk.hi}"
+    return f"{name}:q={','.join(query.quantiles)}" if query.quantiles else name
 
 
 def missing_runs(found: list[list[Datapoint] | None]) -> list[tuple[int, int]]:
@@ -126,15 +130,43 @@ def page_of(parts: list[tuple[list[Datapoint], bool]], query: SeriesQuery) -> Bu
 
 
 def encode(points: list[Datapoint]) -> bytes:
-    """Buckets as 32 bytes each, for Redis."""
-    wire = np.empty(len(points), dtype=_WIRE)
+    """Buckets as 32 bytes each, for Redis; with percentiles, their names first and 8 bytes each."""
+    names = None
+    if points and "q" in points[0]:
+        names = next((list(p["q"]) for p in points if p["q"] is not None), [])
+    wire = np.empty(len(points), dtype=_wire(names))
     for name in ("t", "a", "l", "h"):
         wire[name] = [point[name] for point in points]
-    return wire.tobytes()
+    if names is None:
+        return wire.tobytes()
+    # NaN stands for a bucket without percentiles (q null).
+    nan = dict.fromkeys(names, float("nan"))
+    for name in names:
+        wire[f"q_{name}"] = [(point["q"] or nan)[name] for point in points]
+    head = f"{_QUANTILES_MARK}{','.join(names)}\n".encode()
+    return head + wire.tobytes()
 
 
 def decode(data: bytes) -> list[Datapoint]:
     """The buckets encode() wrote (the same doubles, so the same JSON)."""
-    wire = np.frombuffer(data, dtype=_WIRE)
-    columns = (wire[name].tolist() for name in ("t", "a", "l", "h"))
-    return [{"t": t, "a": a, "l": lo, "h": hi} for t, a, lo, hi in zip(*columns, strict=True)]
+    if not data.startswith(_QUANTILES_MARK.encode()):
+        wire = np.frombuffer(data, dtype=_WIRE)
+        columns = (wire[name].tolist() for name in ("t", "a", "l", "h"))
+        return [{"t": t, "a": a, "l": lo, "h": hi} for t, a, lo, hi in zip(*columns, strict=True)]
+    head, body = data.split(b"\n", 1)
+    names = [name for name in head[len(_QUANTILES_MARK) :].decode().split(",") if name]
+    wire = np.frombuffer(body, dtype=_wire(names))
+    columns = [wire[name].tolist() for name in ("t", "a", "l", "h")]
+    held = [wire[f"q_{name}"].tolist() for name in names]
+    points: list[Datapoint] = []
+    for index, (t, a, lo, hi) in enumerate(zip(*columns, strict=True)):
+        shown = [column[index] for column in held]
+        q = None if not shown or math.isnan(shown[0]) else dict(zip(names, shown, strict=True))
+        points.append({"t": t, "a": a, "l": lo, "h": hi, "q": q})
+    return points
+
+
+def _wire(names: list[str] | None) -> np.dtype:
+    if names is None:
+        return _WIRE
+    return np.dtype(_WIRE.descr + [(f"q_{name}", "<f8") for name in names])
