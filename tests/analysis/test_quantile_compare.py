@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsmetrics.analysis import quantile_compare
-from tsmetrics.schemas.quantiles import QUANTILES
-from tsmetrics.sketches import Sketch
+from tsmetrics.sketches import QUANTILES, Sketch
 
 
 def test_labels_name_the_quantiles_the_argument_accepts():

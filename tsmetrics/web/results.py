@@ -32,7 +32,7 @@ bp.add_app_template_global(stats.SRM_THRESHOLD, "srm_threshold")
 bp.add_app_template_global(quantile_compare.label, "quantile_label")
 bp.add_app_template_global(sketches.ALPHA, "sketch_error")
 # The percentiles the panel shows for distribution metrics (and its JSON twin asks for).
-PANEL_QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+PANEL_QUANTILES = ("p50", "p95", "p99")
 
 
 @bp.app_template_global("range_params")
@@ -102,7 +102,7 @@ def comparison(name: str) -> Response:
                 correction=correction,
                 inference=inference,
                 with_plans=True,
-                quantiles=list(PANEL_QUANTILES.values()),
+                quantiles=[sketches.QUANTILES[name] for name in PANEL_QUANTILES],
             )
     except DATABASE_DOWN:
         if not htmx_request().wants_fragment:
