@@ -15,12 +15,9 @@ rank floor(q·(n - 1)), numpy's `quantile(values, q, method="lower")`.
   eps·|v|/(1 - eps): the interval contains the one the exact samples give.
   When those ranks fall outside the samples there is no interval (too few
   samples for that quantile; `min_count` says how many it takes).
-- **Standard error**: se = (x(c + z·s) - x(c - z·s))/(2z) with c = q(n - 1) and
-  s = sqrt(nq(1 - q)), the values at those fractional ranks interpolated
-  linearly and widened by the sketch's error as above (an order-statistic
-  estimate of sqrt(q(1 - q)/n)/f(quantile), Siddiqui 1960; unrounded ranks,
-  since rounding outwards, as the interval must, inflates it by ~10% at p99 of
-  2,000 samples). With a sketch it is an upper bound of the exact samples' one.
+- **Standard error**: se = (x(c + z·s) - x(c - z·s))/(2z), c = q(n - 1), s as
+  above, at unrounded (interpolated) ranks, widened likewise (Siddiqui 1960): with
+  a sketch, an upper bound of the exact samples' one (docs/analysis.md#the-method).
 - **Difference** d = q_t - q_c with se_d = sqrt(se_t² + se_c²); the sketch's
   worst-case error of d, B = b_t + b_c (b = eps·|v|/(1 - eps) of each point
   estimate), is a bias, not noise, so it is added to the half-width rather than
@@ -34,10 +31,9 @@ rank floor(q·(n - 1)), numpy's `quantile(values, q, method="lower")`.
   2·(1 - Phi(z')) for `fixed`, the always-valid min(1, 1/E) for `sequential`.
 
 Assumptions: independent samples, and a positive, continuous density at the
-quantile, so that the sample quantile is asymptotically normal and linear in
-the samples (Bahadur's representation); the confidence sequence's time-uniform
-central limit theory (Waudby-Smith et al., arXiv:2103.06476) then applies to it
-as to a mean, with the remainder of Bahadur-Kiefer order n^(-3/4) (log n)^(3/4).
+quantile, so that the sample quantile is asymptotically normal and, by Bahadur's
+representation, a mean plus a small remainder: the confidence sequence's
+time-uniform central limit theory applies to it as to a mean.
 """
 
 from __future__ import annotations
