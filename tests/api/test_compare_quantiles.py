@@ -225,3 +225,27 @@ def test_a_window_from_before_the_distribution_has_no_quantiles(client, data, db
     assert block["comparisons"] == [] and block["variants"][0]["quantiles"][0]["value"] is None
     later = client.get(f"/abtest/exp/compare?metric=latency&quantiles=p50&{WINDOW}").get_json()
     assert later["metrics"][0]["quantiles"]["refusal"] is None
+
+
+def test_every_treatment_of_three_variants_against_control(client, db):
+    test = catalogue.create_abtest(db, "abc", variants=["a", "b", "c"])
+    latency = catalogue.create_metric(db, "latency", unit="ms", distribution=True)
+    rng = np.random.default_rng(14)
+    seconds = START.timestamp() + np.arange(0, 3000, 1.0)
+    variant = rng.integers(0, 3, len(seconds)).astype(np.int16)
+    values = rng.lognormal(4.6 + 0.3 * (variant == 2), 0.5)
+    insert_samples(db, SampleColumns.from_seconds(seconds, values, test.id, latency.id, variant))
+    query = "metric=latency&quantiles=p50,p95&inference=fixed&start=2025-11-01T00:00:00Z"
+    block = client.get(f"/abtest/abc/compare?{query}").get_json()["metrics"][0]["quantiles"]
+    assert [v["variant"] for v in block["variants"]] == ["a", "b", "c"]
+    pairs = [(c["variant"], c["quantile"]) for c in block["comparisons"]]
+    assert pairs == [("b", "p50"), ("b", "p95"), ("c", "p50"), ("c", "p95")]
+    for c in block["comparisons"]:
+        q = {"p50": 0.5, "p95": 0.95}[c["quantile"]]
+        want = [
+            np.quantile(values[variant == v], q, method="lower")
+            for v in (0, "bc".index(c["variant"]) + 1)
+        ]
+        assert abs(c["difference"] - (want[1] - want[0])) <= EPS * 1.01 * (want[0] + want[1])
+    verdicts = {(c["variant"], c["quantile"]): c["verdict"] for c in block["comparisons"]}
+    assert verdicts[("c", "p50")] == "worse" and verdicts[("b", "p50")] == "inconclusive"
