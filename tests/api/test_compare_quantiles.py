@@ -249,3 +249,38 @@ def test_every_treatment_of_three_variants_against_control(client, db):
         assert abs(c["difference"] - (want[1] - want[0])) <= EPS * 1.01 * (want[0] + want[1])
     verdicts = {(c["variant"], c["quantile"]): c["verdict"] for c in block["comparisons"]}
     assert verdicts[("c", "p50")] == "worse" and verdicts[("b", "p50")] == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("name", "draw"),
+    [
+        ("zeros", lambda rng, n, v: np.zeros(n)),
+        ("negative", lambda rng, n, v: -rng.lognormal(0, 1, n) * (1 + 0.5 * v)),
+        ("tiny", lambda rng, n, v: rng.lognormal(0, 1, n) * 1e-9),
+        ("huge", lambda rng, n, v: 1e12 + rng.normal(0, 1e9, n)),
+    ],
+)
+def test_zero_negative_tiny_and_huge_values(client, db, name, draw):
+    test = catalogue.create_abtest(db, "odd", variants=["a", "b"])
+    metric = catalogue.create_metric(db, "odd", distribution=True)
+    rng = np.random.default_rng(15)
+    seconds = START.timestamp() + np.arange(0, 2000, 1.0)
+    variant = (np.arange(2000) % 2).astype(np.int16)
+    values = np.where(variant == 1, draw(rng, 2000, 1), draw(rng, 2000, 0))
+    insert_samples(db, SampleColumns.from_seconds(seconds, values, test.id, metric.id, variant))
+    query = "metric=odd&quantiles=p50,p95&inference=fixed&start=2025-11-01T00:00:00Z"
+    block = client.get(f"/abtest/odd/compare?{query}").get_json()["metrics"][0]["quantiles"]
+    for v, variant_block in enumerate(block["variants"]):
+        for x in variant_block["quantiles"]:
+            q = {"p50": 0.5, "p95": 0.95}[x["quantile"]]
+            want = np.quantile(values[variant == v], q, method="lower")
+            assert abs(x["value"] - want) <= EPS * abs(want)
+            assert x["ci"][0] <= x["value"] <= x["ci"][1]
+    for c in block["comparisons"]:
+        if name == "zeros":
+            assert c["refusal"] == f"no spread around {c['quantile']} in either variant"
+            assert c["pValue"] is None
+        else:
+            assert c["refusal"] is None and c["differenceCi"][0] <= c["difference"]
+    if name == "negative":  # b's values are 1.5 times a's, below 0: its quantiles are lower
+        assert block["comparisons"][0]["verdict"] == "better"

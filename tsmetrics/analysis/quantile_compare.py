@@ -151,12 +151,18 @@ def _compare_one(window, metric, position, found: list[_Found], q) -> judging.Co
     counts = [f.n for f in pair]
     method = window.method(metric, position, sum(counts))
     why = TIME_REFUSAL if metric.analysis_unit == "time" else _refusal(names, counts, q)
-    result = None
+    result, flat = None, False
     if why is None:
         control, treatment = (f.estimates[q] for f in pair)
         if control is not None and treatment is not None:
             result = qi.compare(control, treatment, method.inference, method.tuned.tuning)
-        why = None if result is not None else f"no spread around {label(q)} in either variant"
+            flat = control.se == 0 and treatment.se == 0
+        if result is None:
+            why = (
+                f"no spread around {label(q)} in either variant"
+                if control is None or treatment is None or flat
+                else "the numbers are beyond double precision"
+            )
     return judging.Comparison(names[1], "inconclusive", method, result, refusal=why)
 
 
