@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from tsmetrics import cache
-from tsmetrics.analysis import design, judging, stats
+from tsmetrics.analysis import design, judging, quantile_compare, stats
 from tsmetrics.lookups import require_abtest, require_metric
 from tsmetrics.store import catalogue, plans, series, totals
 
@@ -60,6 +60,7 @@ class MetricComparison:
     sample_ratio: SampleRatio
     comparisons: list[judging.Comparison]
     mde_relative: float | None = None  # the test's plan for this metric (read with plans)
+    quantiles: quantile_compare.MetricQuantiles | None = None  # when asked, for distributions
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,12 @@ class ComparisonReport:
     alpha: float
     inference: str
     metrics: list[MetricComparison]
+    quantiles: bool = False  # asked for: every metric says its quantiles (or null)
 
     @property
     def family_size(self) -> int:
-        """How many p-values the correction adjusted together."""
-        return sum(1 for m in self.metrics for c in m.comparisons if c.result is not None)
+        """How many p-values the correction adjusted together (means and quantiles)."""
+        return sum(1 for m in self.metrics for c in _tested(m) if c.result is not None)
 
     @property
     def validity(self) -> str:
@@ -187,10 +189,17 @@ def _compare_metric(window, metric, totals, paired, mde) -> MetricComparison:
     return MetricComparison(metric, variants, ratio, comparisons, mde)
 
 
+def _tested(m: MetricComparison) -> list[judging.Comparison]:
+    """Every comparison of a metric: its means', then its quantiles'."""
+    quantiles = m.quantiles.comparisons if m.quantiles is not None else []
+    return [*m.comparisons, *(c.comparison for c in quantiles)]
+
+
 def _apply_correction(
     metrics: list[MetricComparison], correction: str, alpha: float
 ) -> list[MetricComparison]:
-    tested = [c for m in metrics for c in m.comparisons if c.result is not None]
+    # One family: every p-value of the response, means' and quantiles' alike.
+    tested = [c for m in metrics for c in _tested(m) if c.result is not None]
     adjusted = dict(
         zip(
             map(id, tested),
@@ -198,17 +207,24 @@ def _apply_correction(
             strict=True,
         )
     )
+
+    def judged(c: judging.Comparison, better: bool) -> judging.Comparison:
+        if c.result is None:
+            return c
+        p = adjusted[id(c)]
+        return replace(c, verdict=stats.verdict(c.result.lift, p, better, alpha), adjusted_p=p)
+
     result = []
     for m in metrics:
-        comparisons = []
-        for c in m.comparisons:
-            if c.result is not None:
-                p = adjusted[id(c)]
-                better = m.metric.higher_is_better
-                verdict = stats.verdict(c.result.lift, p, better, alpha)
-                c = replace(c, verdict=verdict, adjusted_p=p)
-            comparisons.append(c)
-        result.append(replace(m, comparisons=comparisons))
+        better = m.metric.higher_is_better
+        quantiles = m.quantiles
+        if quantiles is not None:
+            rows = [
+                replace(c, comparison=judged(c.comparison, better)) for c in quantiles.comparisons
+            ]
+            quantiles = replace(quantiles, comparisons=rows)
+        comparisons = [judged(c, better) for c in m.comparisons]
+        result.append(replace(m, comparisons=comparisons, quantiles=quantiles))
     return result
 
 
@@ -243,13 +259,17 @@ def compare(
     alpha: float = stats.ALPHA,
     inference: str | None = None,
     with_plans: bool = False,
+    quantiles: list[float] | None = None,
 ) -> ComparisonReport:
     """Every treatment against control for each metric over [start, end), whole minutes.
 
-    `inference` defaults to the test's own; `with_plans` adds each comparison's plan.
+    `inference` defaults to the test's own; `with_plans` adds each comparison's plan;
+    `quantiles` (fractions) adds them for distribution metrics (Invalid for a metric
+    named without distributions).
     """
     abtest = resolve_abtest(conn, abtest_name)
     metrics = resolve_metrics(conn, abtest, metric_names)
+    distributions = quantile_compare.distributions(metrics, bool(metric_names), quantiles or [])
     low, high = resolve_window(conn, abtest, start, end)
     chosen = design.choose(abtest, inference)
     width = design.unit_seconds(abtest, datetime.fromtimestamp(low, UTC))
@@ -269,6 +289,13 @@ def compare(
     if with_plans:
         mdes = {p.metric_id: p.mde_relative for p in plans.metric_plans(conn, abtest.id)}
     compared = [_compare_metric(window, m, totals_by, paired, mdes.get(m.id)) for m in metrics]
+    reads = quantile_compare.read_sketches(conn, window, distributions)
+    for index, m in enumerate(compared):
+        if m.metric in distributions:
+            positions = range(len(abtest.variants))
+            found = [reads.get((m.metric.id, position)) for position in positions]
+            analysed = quantile_compare.compare_quantiles(window, m.metric, found, quantiles)
+            compared[index] = replace(m, quantiles=analysed)
     return ComparisonReport(
         abtest=abtest,
         start=datetime.fromtimestamp(low, UTC),
@@ -277,4 +304,5 @@ def compare(
         alpha=alpha,
         inference=chosen,
         metrics=_apply_correction(compared, correction, alpha),
+        quantiles=bool(quantiles),
     )

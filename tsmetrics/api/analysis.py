@@ -83,6 +83,10 @@ class Compare(MethodView):
         the counts against the expected split, flagged at p < 0.001. With
         `format=csv` (or `Accept: text/csv`): a row per metric and variant, the
         treatments' with their comparison (an interval as `...Low`, `...High`).
+        `quantiles` (e.g. p50,p95,p99) adds, for distribution metrics, each
+        variant's quantiles with 95% intervals (binomial order statistics, widened
+        by the sketches' 0.5% error) and each treatment's difference and relative
+        difference against control, by the same inference and correction.
         """
         with db.connection() as conn:
             report = compare.compare(
@@ -93,6 +97,7 @@ class Compare(MethodView):
                 end=args.get("end"),
                 correction=args["correction"],
                 inference=args.get("inference"),
+                quantiles=args.get("quantiles"),
             )
         body = comparison_json(report)
         if wants_csv(args.get("format")):

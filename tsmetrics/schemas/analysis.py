@@ -13,6 +13,7 @@ from tsmetrics.schemas.manage import FlatList
 
 # Shared with GET /metrics so that both refuse and repair dates alike.
 from tsmetrics.schemas.metrics import SLUG, TimeRangeArgsSchema, datetime_arg, format_arg
+from tsmetrics.schemas.quantiles import quantiles_arg
 from tsmetrics.store.catalogue import ANALYSIS_UNITS, INFERENCES
 
 _WINDOW = (
@@ -65,11 +66,18 @@ class CompareQueryArgsSchema(InferenceArgsSchema):
         validate=validate.OneOf(CORRECTIONS),
         metadata={
             "description": "Multiple-comparison correction over every treatment of every"
-            " metric: `none`, `holm` (family-wise error) or `bh` (Benjamini-Hochberg, FDR).",
+            " metric (and every quantile compared): `none`, `holm` (family-wise error) or `bh`"
+            " (Benjamini-Hochberg, FDR).",
             "example": "holm",
         },
     )
     format = format_arg()
+    quantiles = quantiles_arg(
+        "Percentiles to compare for distribution metrics: any of p1 to p99 and p99.9,"
+        " comma-separated. Each metric then has `quantiles` (each variant's with a 95%"
+        " interval, each treatment's difference against control). 400 for a metric named in"
+        " `metric` that keeps no distribution; unnamed ones without it get `quantiles: null`."
+    )
 
 
 class OverTimeQueryArgsSchema(InferenceArgsSchema):
@@ -201,6 +209,87 @@ class SampleRatioSchema(ma.Schema):
     refusal = fields.String(allow_none=True)
 
 
+class QuantileValueSchema(ma.Schema):
+    """One variant's quantile."""
+
+    quantile = fields.String(metadata={"example": "p99"})
+    value = fields.Float(
+        **_NUMBER,
+        metadata={
+            "description": "Within 0.5% of numpy.quantile(samples, q, method='lower');"
+            " null without samples."
+        },
+    )
+    ci = IntervalField(
+        metadata={
+            "description": "95%, from binomial order statistics, widened by the sketch's error;"
+            " null with too few samples or unit `time`."
+        }
+    )
+
+
+class QuantileVariantSchema(ma.Schema):
+    """One variant's quantiles in the window."""
+
+    variant = fields.String(metadata={"example": "control"})
+    count = fields.Integer()
+    quantiles = fields.List(fields.Nested(QuantileValueSchema))
+
+
+class QuantileMethodSchema(MethodSchema):
+    """The inference of a quantile comparison, and what it assumes."""
+
+    assumption = fields.String(
+        metadata={
+            "example": "Independent samples with a positive, continuous density at the"
+            " quantile: the sample quantile is then asymptotically normal (Bahadur)."
+        }
+    )
+
+
+class QuantileComparisonSchema(ma.Schema):
+    """One treatment's quantile against control's; numbers are null with a refusal."""
+
+    variant = fields.String(metadata={"example": "treatment"})
+    quantile = fields.String(metadata={"example": "p99"})
+    difference = fields.Float(**_NUMBER, metadata={"description": "q(treatment) - q(control)."})
+    differenceCi = IntervalField(
+        metadata={
+            "description": "95% confidence sequence (sequential) or normal interval (fixed),"
+            " widened by the sketches' worst-case error."
+        }
+    )
+    relativeDifference = fields.Float(
+        **_NUMBER, metadata={"description": "difference / q(control), a fraction."}
+    )
+    relativeDifferenceCi = IntervalField(metadata={"description": "95%, delta method."})
+    statistic = fields.Float(
+        **_NUMBER, metadata={"description": "Normal statistic after the sketches' error."}
+    )
+    pValue = fields.Float(
+        **_NUMBER, metadata={"description": "Two-sided; always valid with `sequential`."}
+    )
+    adjustedPValue = fields.Float(**_NUMBER, metadata={"description": "After the correction."})
+    units = fields.Integer(allow_none=True, metadata={"description": "Samples of both variants."})
+    verdict = fields.String(metadata={"description": "`better`, `worse` or `inconclusive`."})
+    refusal = fields.String(
+        allow_none=True,
+        metadata={"example": "fewer than 476 samples in treatment, which p99 needs"},
+    )
+    inference = fields.Nested(QuantileMethodSchema)
+
+
+class MetricQuantilesSchema(ma.Schema):
+    """A distribution metric's quantiles, when `quantiles` is asked for."""
+
+    relativeError = fields.Float(
+        metadata={"description": "The sketches' relative error bound.", "example": 0.005}
+    )
+    refusal = fields.String(allow_none=True)
+    variants = fields.List(fields.Nested(QuantileVariantSchema))
+    comparisons = fields.List(fields.Nested(QuantileComparisonSchema))
+
+
 class MetricResultSchema(ma.Schema):
     """One metric: its catalogue entry, every variant, the SRM check, every comparison."""
 
@@ -213,6 +302,11 @@ class MetricResultSchema(ma.Schema):
     variants = fields.List(fields.Nested(VariantResultSchema))
     srm = fields.Nested(SampleRatioSchema)
     comparisons = fields.List(fields.Nested(ComparisonSchema))
+    quantiles = fields.Nested(
+        MetricQuantilesSchema,
+        allow_none=True,
+        metadata={"description": "Only with `quantiles`; null for a metric without distributions."},
+    )
 
 
 class CompareResponseSchema(ma.Schema):

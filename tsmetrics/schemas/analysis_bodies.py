@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tsmetrics import sketches
 from tsmetrics.analysis import (
     compare,
     design,
     judging,
     planning,
+    quantile_compare,
     sequential,
     stats,
     timeline,
@@ -100,8 +102,55 @@ def _srm_json(ratio: compare.SampleRatio) -> dict[str, Any]:
     }
 
 
-def _metric_json(result: compare.MetricComparison) -> dict[str, Any]:
+def _quantile_comparison_json(c: quantile_compare.QuantileComparison) -> dict[str, Any]:
+    judged = c.comparison
+    result = _result_json(judged.result)
+    return {
+        "variant": judged.variant,
+        "quantile": quantile_compare.label(c.q),
+        "difference": result["lift"],
+        "differenceCi": result["liftCi"],
+        "relativeDifference": result["relativeLift"],
+        "relativeDifferenceCi": result["relativeLiftCi"],
+        "statistic": result["statistic"],
+        "pValue": result["pValue"],
+        "adjustedPValue": _number(judged.adjusted_p),
+        "units": result["units"],
+        "verdict": judged.verdict,
+        "refusal": judged.refusal,
+        "inference": method_json(judged.method) | {"assumption": quantile_compare.ASSUMPTION},
+    }
+
+
+def quantiles_json(found: quantile_compare.MetricQuantiles) -> dict[str, Any]:
+    """A metric's `quantiles` block of /abtest/{name}/compare."""
+    return {
+        "relativeError": sketches.ALPHA,
+        "refusal": found.refusal,
+        "variants": [
+            {
+                "variant": v.name,
+                "count": v.count,
+                "quantiles": [
+                    {
+                        "quantile": quantile_compare.label(x.q),
+                        "value": _number(x.value),
+                        "ci": _interval(x.interval),
+                    }
+                    for x in v.values
+                ],
+            }
+            for v in found.variants
+        ],
+        "comparisons": [_quantile_comparison_json(c) for c in found.comparisons],
+    }
+
+
+def _metric_json(result: compare.MetricComparison, quantiles: bool) -> dict[str, Any]:
     metric = result.metric
+    found = result.quantiles
+    # Without `quantiles` the body is what it always was.
+    extra = {"quantiles": quantiles_json(found) if found else None} if quantiles else {}
     return {
         "metric": metric.name,
         "unit": metric.unit,
@@ -118,7 +167,7 @@ def _metric_json(result: compare.MetricComparison) -> dict[str, Any]:
             | {"inference": method_json(c.method)}
             for c in result.comparisons
         ],
-    }
+    } | extra
 
 
 def comparison_json(report: compare.ComparisonReport) -> dict[str, Any]:
@@ -138,7 +187,7 @@ def comparison_json(report: compare.ComparisonReport) -> dict[str, Any]:
             "flagged": bool(report.srm_flagged),
             "metrics": report.srm_flagged,
         },
-        "metrics": [_metric_json(m) for m in report.metrics],
+        "metrics": [_metric_json(m, report.quantiles) for m in report.metrics],
     }
 
 

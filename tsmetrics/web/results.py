@@ -13,8 +13,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 from werkzeug.wrappers import Response
 
-from tsmetrics import db
-from tsmetrics.analysis import compare, design, stats, timeline
+from tsmetrics import db, sketches
+from tsmetrics.analysis import compare, design, quantile_compare, stats, timeline
 from tsmetrics.management import expected_shares
 from tsmetrics.schemas.analysis_bodies import timeline_json
 from tsmetrics.store.catalogue import INFERENCES
@@ -29,6 +29,10 @@ RANGE_KEYS = ("range", "start", "end")
 
 bp.add_app_template_global(chart_view.DEFAULT_RANGE, "default_range")
 bp.add_app_template_global(stats.SRM_THRESHOLD, "srm_threshold")
+bp.add_app_template_global(quantile_compare.label, "quantile_label")
+bp.add_app_template_global(sketches.ALPHA, "sketch_error")
+# The percentiles the panel shows for distribution metrics (and its JSON twin asks for).
+PANEL_QUANTILES = ("p50", "p95", "p99")
 
 
 @bp.app_template_global("range_params")
@@ -98,6 +102,7 @@ def comparison(name: str) -> Response:
                 correction=correction,
                 inference=inference,
                 with_plans=True,
+                quantiles=[sketches.QUANTILES[name] for name in PANEL_QUANTILES],
             )
     except DATABASE_DOWN:
         if not htmx_request().wants_fragment:
@@ -110,6 +115,7 @@ def comparison(name: str) -> Response:
         "correction": correction,
         "inference": inference,
         "shares": expected_shares(test),
+        "panel_quantiles": ",".join(PANEL_QUANTILES),
     }
     return respond("dashboard/comparison.html", "dashboard/_comparison.html", context)
 
