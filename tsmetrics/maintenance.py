@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -188,6 +189,14 @@ class Maintainer:
         """Finish the step in flight, then leave (SIGTERM, SIGINT)."""
         self.stopping.set()
 
+    def _beat(self) -> None:
+        path = self.settings.get("MAINTAIN_HEARTBEAT_PATH")
+        if path:
+            try:
+                Path(path).touch()
+            except OSError as error:
+                log.warning("cannot touch TSMETRICS_MAINTAIN_HEARTBEAT_PATH: %s", error.strerror)
+
     def run(self) -> int:
         """The exit code: 0, or 1 when a single pass could not reach the database."""
         began = time.monotonic()
@@ -195,6 +204,7 @@ class Maintainer:
             try:
                 with autocommit_connection(self.settings, "tsmetrics-maintain") as conn:
                     self.passes.append(run_pass(conn, self.settings))
+                self._beat()
             except psycopg.OperationalError as error:
                 log.error("database unavailable (%s)", first_line(error))
                 if self.every is None:

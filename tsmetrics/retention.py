@@ -9,9 +9,13 @@ coarse bucket is what remains of the fine ones), as in Graphite's archives.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from tsmetrics.granularity import GRANULARITIES
+from tsmetrics.errors import Conflict
+from tsmetrics.granularity import GRANULARITIES, kept
 
 FOREVER = "forever"
 DEFAULT_RAW = "90 days"
@@ -107,3 +111,24 @@ def _shorter(keep: Keep, than: Keep) -> bool:
     if keep.seconds is None:
         return False
     return than.seconds is None or keep.seconds < than.seconds
+
+
+def require_kept(name: str, start: datetime, horizons: Mapping[str, Any]) -> None:
+    """Conflict (409) naming the retention and the finest granularity left, when `name`'s
+    buckets from `start` were dropped. `horizons`: per kind, `.dropped_before` and `.kept`.
+    """
+    dropped = {kind: h.dropped_before for kind, h in horizons.items() if kind in GRANULARITIES}
+    if kept(name, start, dropped):
+        return
+    finest = next((c for c in GRANULARITIES if kept(c, start, dropped)), None)
+    left = (
+        f"the finest granularity still available from there is {finest}"
+        if finest
+        else "no granularity holds data from there any more"
+    )
+    raise Conflict(
+        "granularity",
+        f"{name} buckets before {dropped[name]:%Y-%m-%dT%H:%M:%SZ} were dropped "
+        f"(TSMETRICS_RETAIN_ROLLUPS keeps {name} for {horizons[name].kept}) and this range "
+        f"starts at {start:%Y-%m-%dT%H:%M:%SZ}: {left}.",
+    )

@@ -102,6 +102,13 @@ SETTINGS: tuple[Setting, ...] = (
         "on both backends; a granularity left out is kept forever, and none may be kept "
         "shorter than a finer one. Reads never pick a granularity whose buckets were dropped.",
     ),
+    Setting(
+        "MAINTAIN_HEARTBEAT_PATH",
+        None,
+        str,
+        "File `tsmetrics maintain --every` touches after each pass (or skipped pass), for a "
+        "container health check; empty: none.",
+    ),
     Setting("AUTO_MAX_BUCKETS", 1000, int, "Most buckets `granularity=auto` may return."),
     Setting("BIND", "127.0.0.1:5221", str, "host:port for `tsmetrics serve` and `demo`."),
     Setting("WORKERS", 2, int, "gunicorn worker processes for `tsmetrics serve`."),

@@ -9,11 +9,12 @@ transaction, so a pass never holds many row locks nor one long transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import psycopg
-from psycopg.rows import args_row
+
+from tsmetrics.store import catalogue
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,46 @@ class Horizon:
 
 def read_horizons(conn: psycopg.Connection) -> dict[str, Horizon]:
     """Every horizon recorded, by kind (none: nothing was ever dropped)."""
-    with conn.cursor(row_factory=args_row(Horizon)) as cur:
-        rows = cur.execute("SELECT kind, dropped_before, kept FROM data_horizons").fetchall()
-    return {h.kind: h for h in rows}
+    row = conn.execute(f"SELECT {HORIZON_ARRAYS}").fetchone()
+    return horizons_from_arrays(*row) if row else {}
+
+
+# The horizons as three parallel arrays: appended to another statement, so that
+# reading them costs no round trip of its own (the read path counts its statements).
+HORIZON_ARRAYS = (
+    "(SELECT array_agg(kind ORDER BY kind) FROM data_horizons),"
+    " (SELECT array_agg(dropped_before ORDER BY kind) FROM data_horizons),"
+    " (SELECT array_agg(kept ORDER BY kind) FROM data_horizons)"
+)
+
+
+def horizons_from_arrays(kinds, befores, kept) -> dict[str, Horizon]:
+    """The horizons from the three arrays of HORIZON_ARRAYS (NULLs: none recorded)."""
+    return {
+        k: Horizon(k, b, t) for k, b, t in zip(kinds or [], befores or [], kept or [], strict=True)
+    }
+
+
+# The catalogue's look-up of both names (the very statement, so the two cannot
+# drift apart), with the horizons as three more columns.
+_NAMES_AND_HORIZONS = catalogue._ABTEST_AND_METRIC.replace(
+    " FROM (VALUES (1))", f", {HORIZON_ARRAYS} FROM (VALUES (1))", 1
+)
+assert HORIZON_ARRAYS in _NAMES_AND_HORIZONS
+
+
+def get_abtest_metric_and_horizons(
+    conn: psycopg.Connection, abtest_name: str, metric_name: str
+) -> tuple[catalogue.ABTest | None, catalogue.Metric | None, dict[str, Horizon]]:
+    """The A/B test and metric so named (each or None) and the horizons, in one statement."""
+    row = conn.execute(
+        _NAMES_AND_HORIZONS, {"abtest": abtest_name, "metric": metric_name}
+    ).fetchone()
+    assert row is not None  # the one-row VALUES always gives a row
+    split, end = len(fields(catalogue.ABTest)), len(row) - 3
+    abtest = catalogue.ABTest(*row[:split]) if row[0] is not None else None
+    metric = catalogue.Metric(*row[split:end]) if row[split] is not None else None
+    return abtest, metric, horizons_from_arrays(*row[end:])
 
 
 def advance_horizon(conn: psycopg.Connection, kind: str, before: datetime, kept: str) -> None:
@@ -74,10 +112,15 @@ def delete_rollups_before(
 
 def rollup_bytes_per_row(conn: psycopg.Connection) -> float:
     """The rollups' size on disk (heap, index, TOAST) per row, from the planner's row estimate."""
-    row = conn.execute(
-        "SELECT pg_total_relation_size('rollups')::float8 / greatest(reltuples, 1)"
-        " FROM pg_class WHERE oid = 'rollups'::regclass"
-    ).fetchone()
+    query = (
+        "SELECT pg_total_relation_size('rollups')::float8 / reltuples"
+        " FROM pg_class WHERE oid = 'rollups'::regclass AND reltuples > 0"
+    )
+    row = conn.execute(query).fetchone()
+    if row is None:
+        # Never analysed (a new table): ANALYZE samples a few pages for the estimate.
+        conn.execute("ANALYZE rollups")
+        row = conn.execute(query).fetchone()
     return float(row[0]) if row else 0.0
 
 
