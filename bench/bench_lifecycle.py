@@ -129,12 +129,16 @@ def bench_ingest(partitioned: str, flat: str, samples: int, rounds: int) -> dict
             log(f"ingest round {round_ + 1}, {layout}")
             rates[layout]["live"].append(bench_consumer(url, bodies, total, "live")["rate"])
             rates[layout]["write_path"].append(write_path(url, columns, 100_000))
+    # Each round's partitioned run against the unpartitioned one just before it: the
+    # median of those ratios, since the machine's load swings from minute to minute.
     ratios = {
-        kind: float(np.mean(rates["partitioned"][kind]) / np.mean(rates["flat"][kind]))
+        kind: float(
+            np.median(np.asarray(rates["partitioned"][kind]) / np.asarray(rates["flat"][kind]))
+        )
         for kind in ("live", "write_path")
     }
     log(
-        f"partitioned/unpartitioned: live {ratios['live']:.1%}, "
+        f"partitioned/unpartitioned, median of {rounds} rounds: live {ratios['live']:.1%}, "
         f"insert_samples alone {ratios['write_path']:.1%}"
     )
     return {"samples": total, "rates": rates, "ratios": ratios}
@@ -228,7 +232,9 @@ def main() -> None:
         if "drop" in steps:
             results["drop"] = bench_drop(urls["partitioned"], args.rounds)
         if "ingest" in steps:
-            results["ingest"] = bench_ingest(urls["partitioned"], urls["flat"], args.samples, 2)
+            results["ingest"] = bench_ingest(
+                urls["partitioned"], urls["flat"], args.samples, args.rounds
+            )
         if "capacity" in steps:
             day_bytes = results["drop"]["rounds"][0]["bytes"] if "drop" in results else None
             results["capacity"] = bench_capacity(urls["partitioned"], day_bytes)
