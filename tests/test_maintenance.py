@@ -248,3 +248,15 @@ def test_the_command_runs_a_pass_and_refuses_a_bad_retention(db, database_url, m
     assert CliRunner().invoke(cli, ["maintain", "--every", "0x"]).exit_code == 2
     result = CliRunner().invoke(cli, ["maintain"])
     assert result.exit_code == 0, result.output
+
+
+def test_on_timescaledb_raw_samples_are_left_to_its_retention_policy(db):
+    if partitions.samples_layout(db) != "hypertable":
+        pytest.skip("samples is not a TimescaleDB hypertable here (no timescaledb extension)")
+    report = run_pass(db, _settings())
+    assert report.layout == "hypertable" and report.raw_partitions_dropped == 0
+    jobs = db.execute(
+        "SELECT count(*) FROM timescaledb_information.jobs"
+        " WHERE hypertable_name = 'samples' AND proc_name = 'policy_retention'"
+    ).fetchone()
+    assert jobs == (1,)

@@ -24,6 +24,11 @@ class Metrics(MethodView):
     @blp.response(200, MetricsResponseSchema)
     @blp.alt_response(304, description="Not Modified: the If-None-Match ETag is current.")
     @blp.alt_response(404, description="Unknown A/B test, metric or variant.")
+    @blp.alt_response(
+        409,
+        description="The granularity's buckets from `start` were dropped by retention "
+        "(TSMETRICS_RETAIN_ROLLUPS); the problem names the finest granularity still kept.",
+    )
     @blp.alt_response(503, description="Database unavailable; see Retry-After.")
     def get(self, **args):
         """Aggregated buckets (mean, min, max) of one metric of one A/B test
