@@ -260,3 +260,18 @@ def test_on_timescaledb_raw_samples_are_left_to_its_retention_policy(db):
         " WHERE hypertable_name = 'samples' AND proc_name = 'policy_retention'"
     ).fetchone()
     assert jobs == (1,)
+
+
+def test_a_long_transaction_on_samples_defers_the_drop_to_the_next_pass(
+    db, feature_a, database_url
+):
+    test, metric = feature_a
+    old = datetime.now(UTC) - timedelta(days=40)
+    insert_samples(db, SampleColumns.from_rows([(old.timestamp(), 1.0, test.id, metric.id, 0)]))
+    with psycopg.connect(database_url) as reader:
+        reader.execute("SELECT count(*) FROM samples")  # holds its lock until it ends
+        waited = run_pass(db, _settings())
+        assert waited.raw_partitions_dropped == 0 and not waited.skipped
+    assert _count(db, "SELECT count(*) FROM samples") == 1
+    done = run_pass(db, _settings())
+    assert done.raw_partitions_dropped == 1 and done.raw_rows_dropped == 1

@@ -120,8 +120,10 @@ def _raw_partitions(
             report.raw_rows_dropped += partitions.delete_default_day(conn, day)
             log.info("deleted %s's %d rows from the default partition (past retention)", day, count)
         else:
-            report.moved_rows += partitions.move_default_day(conn, day)
-            log.info("moved %s's %d rows from the default partition to their own", day, count)
+            moved = _without_lock_wait(partitions.move_default_day, conn, day)
+            if moved is not False:
+                report.moved_rows += moved
+                log.info("moved %s's %d rows from the default partition to their own", day, moved)
     if limit is None:
         return
     horizons.advance_horizon(conn, "raw", cutoff(now, raw.seconds), raw.text)
@@ -130,7 +132,8 @@ def _raw_partitions(
             continue
         began = time.monotonic()
         rows = partitions.count_rows(conn, partition.name)
-        partitions.drop_partition(conn, partition)
+        if _without_lock_wait(partitions.drop_partition, conn, partition) is False:
+            continue
         report.raw_partitions_dropped += 1
         report.raw_rows_dropped += rows
         report.raw_bytes_dropped += partition.bytes
@@ -141,6 +144,17 @@ def _raw_partitions(
             _mb(partition.bytes),
             time.monotonic() - began,
         )
+
+
+def _without_lock_wait(step, conn: psycopg.Connection, *args: Any) -> Any:
+    """The step's result, or False when a long transaction kept its lock away (next pass)."""
+    try:
+        return step(conn, *args)
+    except psycopg.errors.LockNotAvailable:
+        log.warning(
+            "%s %s: a long transaction holds samples; left to the next pass", step.__name__, args[0]
+        )
+        return False
 
 
 def _rollups(
