@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 # Each size divides the next, so every bucket is a whole union of 1-minute
@@ -52,11 +53,28 @@ def bucket_count(start: datetime, end: datetime, seconds: int) -> int:
     return max(0, math.ceil((end.timestamp() - first) / seconds))
 
 
-def resolve(name: str, start: datetime, end: datetime, max_buckets: int = 1000) -> str:
-    """The granularity to query: `name` itself, or for `auto` the finest within max_buckets."""
+def kept(name: str, start: datetime, dropped_before: Mapping[str, datetime] | None) -> bool:
+    """True when the buckets of `name` from `start` on were not dropped by retention."""
+    horizon = (dropped_before or {}).get(name)
+    return horizon is None or floor_to(start, GRANULARITIES[name]) >= horizon
+
+
+def resolve(
+    name: str,
+    start: datetime,
+    end: datetime,
+    max_buckets: int = 1000,
+    dropped_before: Mapping[str, datetime] | None = None,
+) -> str:
+    """The granularity to query: `name` itself, or for `auto` the finest within max_buckets.
+
+    `auto` never picks a granularity whose buckets from `start` on were dropped
+    (`dropped_before`: per granularity, the start of the oldest bucket kept).
+    """
     if name != AUTO:
         return name
-    for candidate, seconds in GRANULARITIES.items():
-        if bucket_count(start, end, seconds) <= max_buckets:
+    available = [c for c in GRANULARITIES if kept(c, start, dropped_before)]
+    for candidate in available:
+        if bucket_count(start, end, GRANULARITIES[candidate]) <= max_buckets:
             return candidate
-    return "1d"
+    return available[-1] if available else "1d"

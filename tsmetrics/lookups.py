@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 
 from tsmetrics.errors import UnknownName
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, horizons
 
 
 def require_abtest(conn: psycopg.Connection, name: str, *, field: str = "name") -> catalogue.ABTest:
@@ -34,6 +34,19 @@ def require_abtest_and_metric(
     abtest, metric = catalogue.get_abtest_and_metric(conn, abtest_name, metric_name)
     abtest = _found_abtest(abtest, abtest_name, fields[0])
     return abtest, _found_metric(metric, metric_name, fields[1])
+
+
+def require_abtest_metric_and_horizons(
+    conn: psycopg.Connection,
+    abtest_name: str,
+    metric_name: str,
+    *,
+    fields: tuple[str, str] = ("abTestName", "metricName"),
+) -> tuple[catalogue.ABTest, catalogue.Metric, dict[str, horizons.Horizon]]:
+    """Both, and the retention horizons, in one statement; UnknownName as above."""
+    abtest, metric, kept = horizons.get_abtest_metric_and_horizons(conn, abtest_name, metric_name)
+    abtest = _found_abtest(abtest, abtest_name, fields[0])
+    return abtest, _found_metric(metric, metric_name, fields[1]), kept
 
 
 def _found_abtest(test: catalogue.ABTest | None, name: str, field: str) -> catalogue.ABTest:

@@ -10,18 +10,21 @@ line per variant: the numbers they show come from one computation.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg
 
-from tsmetrics import cache
+from tsmetrics import cache, retention
 from tsmetrics import granularity as gran
 from tsmetrics.cache.bodies import Answer
 from tsmetrics.errors import Invalid, UnknownName
-from tsmetrics.lookups import require_abtest_and_metric
+from tsmetrics.lookups import require_abtest_metric_and_horizons
+from tsmetrics.store import horizons
 from tsmetrics.store.buckets import ALL_VARIANTS, SeriesQuery
 from tsmetrics.store.catalogue import ABTest, Metric
+from tsmetrics.store.horizons import Horizon
 
 __all__ = [
     "SeriesAsk",
@@ -49,6 +52,9 @@ class SeriesAsk:
     auto_max_buckets: int = 1000
     max_buckets: int | None = None  # read nothing when the range holds more buckets
     quantiles: tuple[str, ...] = ()  # percentiles per bucket, by name (distribution metrics)
+    # The retention horizons, when the caller read them already (a page of charts
+    # reads them once); None: read with the names, or on their own.
+    horizons: Mapping[str, Horizon] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ def following_page(
 
 def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
     """The names looked up (one statement), the granularity chosen and the range aligned."""
-    abtest, metric = _names(conn, ask)
+    abtest, metric, kept = _names(conn, ask)
     if ask.quantiles and not metric.distribution:
         raise Invalid(
             "quantiles",
@@ -129,7 +135,9 @@ def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
             " distribution: false), so it has no percentiles; set distribution to true"
             " (PATCH /metrics/catalogue/{name}) to keep them for samples stored from then on.",
         )
-    granularity = gran.resolve(ask.granularity, ask.start, ask.end, ask.auto_max_buckets)
+    dropped = {kind: h.dropped_before for kind, h in kept.items()}
+    granularity = gran.resolve(ask.granularity, ask.start, ask.end, ask.auto_max_buckets, dropped)
+    retention.require_kept(granularity, ask.start, kept)
     seconds = gran.GRANULARITIES[granularity]
     start = math.floor(ask.start.timestamp())
     return SeriesQuery(
@@ -147,13 +155,16 @@ def _resolve(conn: psycopg.Connection, ask: SeriesAsk) -> SeriesQuery:
     )
 
 
-def _names(conn: psycopg.Connection, ask: SeriesAsk) -> tuple[ABTest, Metric]:
-    """The A/B test and metric asked for, both in one statement unless the caller has them."""
+def _names(
+    conn: psycopg.Connection, ask: SeriesAsk
+) -> tuple[ABTest, Metric, Mapping[str, Horizon]]:
+    """The A/B test, metric and horizons: one statement unless the caller has them."""
     if isinstance(ask.abtest, ABTest) and isinstance(ask.metric, Metric):
-        return ask.abtest, ask.metric
+        kept = ask.horizons if ask.horizons is not None else horizons.read_horizons(conn)
+        return ask.abtest, ask.metric, kept
     abtest = ask.abtest.name if isinstance(ask.abtest, ABTest) else ask.abtest
     metric = ask.metric.name if isinstance(ask.metric, Metric) else ask.metric
-    return require_abtest_and_metric(conn, abtest, metric)
+    return require_abtest_metric_and_horizons(conn, abtest, metric)
 
 
 def _with_variant(query: SeriesQuery, variant: str | None) -> SeriesQuery:

@@ -90,7 +90,24 @@ SETTINGS: tuple[Setting, ...] = (
         "RETAIN_RAW",
         "90 days",
         str,
-        "TimescaleDB only: drop raw samples older than this (rollups stay).",
+        "Raw samples older than this are dropped, a whole UTC day at a time (rollups stay): "
+        "by `tsmetrics maintain` on plain PostgreSQL (daily partitions), by TimescaleDB's "
+        "retention policy there. A duration (`90 days`, `90d`, `1y`) or `forever`.",
+    ),
+    Setting(
+        "RETAIN_ROLLUPS",
+        "1m:14d,5m:90d,30m:1y,1h:2y,6h:5y,1d:forever",
+        str,
+        "Graphite-style retention of each rollup granularity, applied by `tsmetrics maintain` "
+        "on both backends; a granularity left out is kept forever, and none may be kept "
+        "shorter than a finer one. Reads never pick a granularity whose buckets were dropped.",
+    ),
+    Setting(
+        "MAINTAIN_HEARTBEAT_PATH",
+        None,
+        str,
+        "File `tsmetrics maintain --every` touches after each pass (or skipped pass), for a "
+        "container health check; empty: none.",
     ),
     Setting("AUTO_MAX_BUCKETS", 1000, int, "Most buckets `granularity=auto` may return."),
     Setting("BIND", "127.0.0.1:5221", str, "host:port for `tsmetrics serve` and `demo`."),

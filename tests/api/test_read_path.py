@@ -33,6 +33,7 @@ KINDS = {
     "FROM cache_versions": "stamps",
     "FROM rollups": "buckets",
     "FROM guardrail_states": "guardrails",
+    "FROM data_horizons": "horizons",  # on its own; the catalogue statement carries them too
 }
 # One message per line, except that a statement's newlines are written as they are.
 _NEXT_MESSAGE = re.compile(r"\n(?=[FB]\t\d+\t)")
@@ -96,7 +97,7 @@ class Sent:
             elif kind == "Execute":
                 kinds.append(_kind(bound))
             elif kind == "Query" and _QUERY.match(args)["text"]:
-                kinds.append(_QUERY.match(args)["text"])
+                kinds.append(_kind(_QUERY.match(args)["text"]))
         return kinds
 
     def close(self) -> None:
@@ -182,7 +183,7 @@ def test_a_page_looks_its_metrics_up_once(traced):
     client, sent = traced
     page = client.get("/dashboard/abtests/feature_a" + CHART_VIEW, headers={"HX-Request": "true"})
     assert page.status_code == 200
-    expected = ["BEGIN", "abtest", "overview", "metrics"]
+    expected = ["BEGIN", "abtest", "overview", "metrics", "horizons"]
     # The page also shows its raised guardrails (one statement for every metric).
     charts = ["stamps", "buckets", "buckets"]
     assert sent.since_last() == [*expected, *charts, "guardrails", "COMMIT"]

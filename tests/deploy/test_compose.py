@@ -18,7 +18,7 @@ from tsmetrics.settings import BY_NAME, ENV_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS_DIR = "/run/secrets/"
-APP_SERVICES = ("migrate", "api", "consumer", "simulator", "watch")
+APP_SERVICES = ("migrate", "api", "consumer", "simulator", "watch", "maintain")
 # Settings holding credentials: the compose file may only pass them as *_FILE.
 CREDENTIALS = {
     "DATABASE_URL",
@@ -108,6 +108,8 @@ def test_tsmetrics_commands_exist(services):
     assert services["consumer"]["command"] == ["tsmetrics", "consume"]
     assert services["watch"]["command"] == ["tsmetrics", "watch"]
     assert "profiles" not in services["watch"]  # alerts run in every deployment
+    assert services["maintain"]["command"] == ["tsmetrics", "maintain", "--every", "10m"]
+    assert "profiles" not in services["maintain"]  # retention runs in every deployment
     assert services["simulator"]["command"][:2] == ["tsmetrics", "simulate"]
     assert services["simulator"]["profiles"] == ["demo"]
 
@@ -121,6 +123,8 @@ def test_start_order(services):
     assert consumer["migrate"] == "service_completed_successfully"
     assert consumer["rabbitmq"] == "service_healthy"
     assert _depends(services["simulator"])["rabbitmq"] == "service_healthy"
+    maintain = _depends(services["maintain"])
+    assert maintain["migrate"] == "service_completed_successfully"
     watch = _depends(services["watch"])
     assert watch["migrate"] == "service_completed_successfully"
     assert watch["timescaledb"] == "service_healthy"

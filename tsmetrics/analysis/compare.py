@@ -102,6 +102,9 @@ def resolve_window(
     """[start, end) widened to whole minutes, in epoch seconds.
 
     By default from the test's start (or its first sample) to its end (or now).
+    Where retention dropped the 1-minute rollups, widened to whole buckets of
+    the finest granularity kept there (tsmetrics.store.totals.kept_window), so
+    the totals stay exact for the window shown.
     """
     end = end or abtest.ended_at or now or datetime.now(UTC)
     if start is None:
@@ -111,7 +114,13 @@ def resolve_window(
         )
     low = math.floor(start.timestamp() / totals.MINUTE) * totals.MINUTE
     high = math.ceil(end.timestamp() / totals.MINUTE) * totals.MINUTE
-    return low, max(low, high)
+    return totals.kept_window(low, max(low, high), totals.dropped_before(conn))
+
+
+def unit_width(conn: psycopg.Connection, abtest: catalogue.ABTest, low: int) -> int:
+    """The unit `time`'s bucket width: the plan's, or the finest coarser one retention kept."""
+    width = design.unit_seconds(abtest, datetime.fromtimestamp(low, UTC))
+    return totals.finest_kept(low, totals.dropped_before(conn), width) or width
 
 
 def resolve_abtest(conn: psycopg.Connection, name: str) -> catalogue.ABTest:
@@ -272,7 +281,7 @@ def compare(
     distributions = quantile_compare.distributions(metrics, bool(metric_names), quantiles or [])
     low, high = resolve_window(conn, abtest, start, end)
     chosen = design.choose(abtest, inference)
-    width = design.unit_seconds(abtest, datetime.fromtimestamp(low, UTC))
+    width = unit_width(conn, abtest, low)
     window = judging.Window(abtest, chosen, alpha, low, high, width, with_plans)
     # Through the query cache: the same rows, validated against the database.
     rows = cache.variant_totals(

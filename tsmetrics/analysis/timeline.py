@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 
 from tsmetrics import granularity as gran
+from tsmetrics import retention
 from tsmetrics.analysis import (
     compare,
     cumulative,
@@ -27,6 +28,7 @@ from tsmetrics.analysis import (
     time_unit,
 )
 from tsmetrics.store import catalogue, totals
+from tsmetrics.store import horizons as store_horizons
 
 MAX_POINTS = 1000  # per series: a fixed-horizon point is a Welch test with two t quantiles
 AUTO_POINTS = 200  # `auto` picks the finest granularity with at most this many
@@ -77,9 +79,11 @@ class Timeline:
     metrics: list[MetricTimeline]
 
 
-def _window(low: int, high: int, granularity: str) -> tuple[str, int, int]:
+def _window(low: int, high: int, granularity: str, horizons: dict) -> tuple[str, int, int]:
     at = [datetime.fromtimestamp(x, UTC) for x in (low, high)]
-    resolved = gran.resolve(granularity, *at, AUTO_POINTS)
+    dropped = {kind: h.dropped_before for kind, h in horizons.items()}
+    resolved = gran.resolve(granularity, *at, AUTO_POINTS, dropped)
+    retention.require_kept(resolved, at[0], horizons)
     seconds = gran.GRANULARITIES[resolved]
     low, high = low // seconds * seconds, -(-high // seconds) * seconds
     if (high - low) // seconds > MAX_POINTS:
@@ -216,10 +220,12 @@ def timeline(
     """
     abtest = compare.resolve_abtest(conn, abtest_name)
     metrics = compare.resolve_metrics(conn, abtest, metric_names)
-    resolved, low, high = _window(*compare.resolve_window(conn, abtest, start, end), granularity)
+    horizons = store_horizons.read_horizons(conn)
+    low, high = compare.resolve_window(conn, abtest, start, end)
+    resolved, low, high = _window(low, high, granularity, horizons)
     seconds = gran.GRANULARITIES[resolved]
     chosen = design.choose(abtest, inference)
-    width = design.unit_seconds(abtest, datetime.fromtimestamp(low, UTC))
+    width = compare.unit_width(conn, abtest, low)
     window = judging.Window(abtest, chosen, alpha, low, high, width)
     rows = totals.bucket_totals(
         conn,

@@ -45,6 +45,11 @@ class Metrics(MethodView):
         400, description="Bad arguments, or `quantiles` for a metric without distribution."
     )
     @blp.alt_response(404, description="Unknown A/B test, metric or variant.")
+    @blp.alt_response(
+        409,
+        description="The granularity's buckets from `start` were dropped by retention "
+        "(TSMETRICS_RETAIN_ROLLUPS); the problem names the finest granularity still kept.",
+    )
     @blp.alt_response(503, description="Database unavailable; see Retry-After.")
     @blp.doc(**csv_doc(_CSV_EXAMPLE))
     def get(self, **args):

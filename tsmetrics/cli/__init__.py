@@ -1,4 +1,4 @@
-"""The `tsmetrics` command: migrate, seed, serve, demo, consume, simulate, watch."""
+"""The `tsmetrics` command: migrate, seed, serve, demo, consume, simulate, watch, maintain."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def run_migrations(url: str, settings: dict[str, Any]) -> None:
             report = schema.migrate(
                 conn,
                 compress_after=settings["COMPRESS_AFTER"],
-                retain_raw=settings["RETAIN_RAW"],
+                retain_raw=_raw_interval(settings),
                 progress=click.echo,
             )
     except schema.MigrationError as error:
@@ -38,9 +38,21 @@ def run_migrations(url: str, settings: dict[str, Any]) -> None:
         why = "TimescaleDB not preloaded" if report.warning else "no timescaledb extension"
         click.echo(
             f"Plain PostgreSQL ({why}): same schema and results; "
-            f"skipped {', '.join(report.skipped) or 'nothing'}."
+            f"skipped {', '.join(report.skipped) or 'nothing'}. Raw samples are partitioned "
+            f"by day; `tsmetrics maintain` drops those older than {settings['RETAIN_RAW']}."
         )
     click.echo(f"Migrations: {len(report.applied)} applied, {report.already} already in place.")
+
+
+def _raw_interval(settings: dict[str, Any]) -> str:
+    """TSMETRICS_RETAIN_RAW as TimescaleDB's policy takes it (`forever`: no policy)."""
+    from tsmetrics.retention import RetentionError, parse_raw
+
+    try:
+        keep = parse_raw(settings["RETAIN_RAW"])
+    except RetentionError as error:
+        raise click.UsageError(str(error)) from None
+    return "forever" if keep.seconds is None else keep.interval
 
 
 def run_seed(url: str, settings: dict[str, Any], **options: Any) -> None:
@@ -193,6 +205,43 @@ def watch(interval: float | None, once: bool) -> None:
     except SchemaMissing as error:
         raise click.ClickException(str(error)) from None
     sys.exit(code)
+
+
+def _every_seconds(text: str) -> float:
+    """`--every`: `10m`, `30s`, `1h` or plain seconds (here `m` can only mean minutes)."""
+    units = {"s": 1, "m": 60, "min": 60, "h": 3600}
+    number = text.rstrip("minhs")
+    unit = text[len(number) :] or "s"
+    try:
+        seconds = float(number) * units[unit]
+    except (KeyError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise click.UsageError(f"--every {text!r}: write a positive duration, e.g. 10m, 30s, 1h.")
+    return seconds
+
+
+@main.command()
+@click.option("--every", help="Run a pass every so long (e.g. 10m) until stopped; default: once.")
+def maintain(every: str | None) -> None:
+    """Retention: partitions ahead, expired raw samples and rollups dropped; safe to run several."""
+    import signal
+
+    from tsmetrics.maintenance import Maintainer
+    from tsmetrics.retention import RetentionError, parse_raw, parse_rollups
+
+    settings = load_cli_settings()
+    database_url(settings)
+    try:
+        parse_raw(settings["RETAIN_RAW"])
+        parse_rollups(settings["RETAIN_ROLLUPS"])
+    except RetentionError as error:
+        raise click.UsageError(str(error)) from None
+    maintainer = Maintainer(settings, _every_seconds(every) if every else None)
+    _log_to_stderr(settings)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, maintainer.stop)
+    sys.exit(maintainer.run())
 
 
 @main.command()

@@ -161,6 +161,8 @@ def _time_outcomes(conn, guardrails, span) -> list[Outcome]:
     variants = len(first.variants)
     # The unit's width is fixed by the test's plan; only whole buckets inside the window count.
     width = design.unit_seconds(first, _at(span[0]))
+    # Retention may have dropped that width's rollups: the finest coarser one kept.
+    width = totals.finest_kept(span[0], totals.dropped_before(conn), width) or width
     low, high = design.paired_range(span[0], span[1], width)
     rows = totals.paired_minute_means(
         conn,

@@ -12,6 +12,7 @@ import psycopg
 from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.store.binary_copy import PG_EPOCH_US, binary_copy
 from tsmetrics.store.minute_sums import minute_sums
+from tsmetrics.store.partitions import ensure_partitions_for
 from tsmetrics.store.rollup_sketches import (
     MERGE_ON_CONFLICT,
     STAGE,
@@ -207,6 +208,9 @@ def insert_samples(conn: psycopg.Connection, batch: SampleColumns) -> int:
     if len(batch) == 0:
         return 0
     sums = minute_sums(batch.time_us, batch.value, batch.abtest_id, batch.metric_id, batch.variant)
+    # Plain PostgreSQL: each day's partition exists before its rows arrive (the
+    # DEFAULT partition would catch them anyway, for maintenance to move).
+    ensure_partitions_for(conn, batch.time_us)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_STAGING)
         # Its last statement lists the metrics that keep distributions.

@@ -180,6 +180,7 @@ def _set_timescale_policies(conn: psycopg.Connection, compress_after: str, retai
             [compress_after],
         )
         conn.execute("SELECT remove_retention_policy('samples', if_exists => true)")
-        conn.execute(
-            "SELECT add_retention_policy('samples', drop_after => %s::interval)", [retain_raw]
-        )
+        if retain_raw != "forever":
+            conn.execute(
+                "SELECT add_retention_policy('samples', drop_after => %s::interval)", [retain_raw]
+            )

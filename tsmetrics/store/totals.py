@@ -34,9 +34,11 @@ class Piece:
 
 
 def tile(start: int, end: int, sizes: list[int] = _COARSEST_FIRST) -> list[Piece]:
-    """Bucket ranges covering [start, end) exactly; both ends must be whole minutes."""
-    if start % MINUTE or end % MINUTE:
-        raise ValueError("a window to tile starts and ends on whole minutes")
+    """Bucket ranges covering [start, end) exactly; both ends must be whole smallest buckets."""
+    if start >= end:
+        return []
+    if start % sizes[-1] or end % sizes[-1]:
+        raise ValueError(f"a window to tile starts and ends on whole {sizes[-1]} s buckets")
     for index, seconds in enumerate(sizes):
         inner_start = -(-start // seconds) * seconds
         inner_end = end // seconds * seconds
@@ -48,6 +50,48 @@ def tile(start: int, end: int, sizes: list[int] = _COARSEST_FIRST) -> list[Piece
                 *tile(inner_end, end, finer),
             ]
     return []
+
+
+def dropped_before(conn: psycopg.Connection) -> dict[int, int]:
+    """Per bucket size, the epoch second before which retention dropped its rollups."""
+    rows = conn.execute("SELECT kind, dropped_before FROM data_horizons WHERE kind <> 'raw'")
+    return {GRANULARITIES[kind]: int(at.timestamp()) for kind, at in rows}
+
+
+def finest_kept(at: int, dropped: dict[int, int], at_least: int = MINUTE) -> int | None:
+    """The smallest bucket size (>= at_least) whose bucket holding `at` was kept; None: none."""
+    for seconds in reversed(_COARSEST_FIRST):
+        if seconds >= at_least and at - at % seconds >= dropped.get(seconds, at - at % seconds):
+            return seconds
+    return None
+
+
+def kept_window(start: int, end: int, dropped: dict[int, int]) -> tuple[int, int]:
+    """[start, end) in whole minutes, widened to whole buckets of the finest size kept at each
+    end, and starting no earlier than the oldest bucket any size kept: the window whose
+    totals the kept rollups give exactly."""
+    if not dropped:
+        return start, end
+    oldest = min(dropped.get(seconds, -(2**62)) for seconds in _COARSEST_FIRST)
+    start = max(start, oldest)
+    end = max(start, end)
+    low = finest_kept(start, dropped) or MINUTE
+    high = finest_kept(max(start, end - 1), dropped) or MINUTE
+    return start - start % low, max(start - start % low, -(-end // high) * high)
+
+
+def kept_tiles(start: int, end: int, dropped: dict[int, int]) -> list[Piece]:
+    """`tile` of a kept window, using at each point only the bucket sizes kept there.
+
+    Horizons fall on UTC midnights, which every size divides: the window splits
+    at them into runs, each tiled with the sizes it still has.
+    """
+    cuts = sorted({h for h in dropped.values() if start < h < end})
+    pieces = []
+    for low, high in zip([start, *cuts], [*cuts, end], strict=True):
+        sizes = [s for s in _COARSEST_FIRST if dropped.get(s, low) <= low]
+        pieces += tile(low, high, sizes) if sizes and low < high else []
+    return pieces
 
 
 @dataclass(frozen=True)
@@ -95,9 +139,12 @@ def variant_totals(
 ) -> list[VariantTotals]:
     """Totals per (metric, variant position) over [start, end) in whole minutes (epoch seconds).
 
-    Variants without samples in the window have no row.
+    Variants without samples in the window have no row. Where retention dropped
+    the finer rollups, the window is `kept_window` of it (callers that show the
+    window widen it first) and each part is read from the sizes still kept.
     """
-    pieces = tile(start, end)
+    dropped = dropped_before(conn)
+    pieces = kept_tiles(*kept_window(start, end, dropped), dropped)
     params = {
         "seconds": [p.seconds for p in pieces],
         "starts": [_at(p.start) for p in pieces],

@@ -7,6 +7,7 @@ they are, so the dashboard and the API cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,8 @@ from markupsafe import Markup
 
 from tsmetrics import granularity as gran
 from tsmetrics.series import SeriesAsk, SeriesLine, read_series
-from tsmetrics.store import catalogue, series
+from tsmetrics.store import catalogue, horizons, series
+from tsmetrics.store.horizons import Horizon
 from tsmetrics.web.chart_view import MAX_POINTS, ChartView
 
 
@@ -67,6 +69,7 @@ def build_chart(
     view: ChartView,
     *,
     auto_max_buckets: int,
+    horizons: Mapping[str, Horizon] | None = None,
 ) -> Chart:
     """One chart: a line per chosen variant, each the body GET /metrics gives for it."""
     ask = SeriesAsk(
@@ -79,6 +82,7 @@ def build_chart(
         limit=MAX_POINTS,
         auto_max_buckets=auto_max_buckets,
         max_buckets=MAX_POINTS,
+        horizons=horizons,
     )
     read = read_series(conn, ask)
     too_many = read.bucket_count if read.bucket_count > MAX_POINTS else 0
@@ -92,7 +96,10 @@ def build_charts(
     names = series.abtest_overview(conn, abtest.id).metric_names
     # The catalogue in one statement, rather than a look-up per chart.
     metrics = {metric.name: metric for metric in catalogue.list_metrics(conn)}
+    kept = horizons.read_horizons(conn) if names else {}
     return [
-        build_chart(conn, abtest, metrics[name], view, auto_max_buckets=auto_max_buckets)
+        build_chart(
+            conn, abtest, metrics[name], view, auto_max_buckets=auto_max_buckets, horizons=kept
+        )
         for name in names
     ]

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from tsmetrics import db
 from tsmetrics import granularity as gran
-from tsmetrics.lookups import require_abtest, require_abtest_and_metric
+from tsmetrics.lookups import require_abtest, require_abtest_metric_and_horizons
 from tsmetrics.schemas.overview import SEARCH_MAX
 from tsmetrics.store import catalogue, guardrails, overview
 from tsmetrics.web import chart_view
@@ -152,9 +152,13 @@ def chart(name: str, metric: str) -> Response:
     try:
         with db.connection() as conn:
             # Both names in one statement: the chart needs no other look-up.
-            test, found = require_abtest_and_metric(conn, name, metric, fields=("name", "metric"))
+            test, found, kept = require_abtest_metric_and_horizons(
+                conn, name, metric, fields=("name", "metric")
+            )
             view = view_or_400(test)
-            one = build_chart(conn, test, found, view, auto_max_buckets=auto_max_buckets)
+            one = build_chart(
+                conn, test, found, view, auto_max_buckets=auto_max_buckets, horizons=kept
+            )
     except DATABASE_DOWN:
         if not htmx_request().wants_fragment:
             raise
