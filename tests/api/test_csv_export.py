@@ -198,6 +198,38 @@ def test_compare_csv_equals_json_and_escapes_a_formula_like_variant(client, exp)
     assert treatment["refusal"] == ""
 
 
+def test_compare_csv_has_each_percentile_asked_for(client, db):
+    test = _seed(client, db, 0)
+    metric = catalogue.create_metric(db, "spread", unit="ms", distribution=True)
+    values = np.random.default_rng(17).lognormal(3, 1, 4000)
+    store(db, [(START + timedelta(seconds=20 * i), float(v), test.id, metric.id, i % 2)
+               for i, v in enumerate(values)])  # fmt: skip
+    query = f"/abtest/exp/compare?{WINDOW}&metric=spread&inference=fixed&quantiles=p50,p95"
+    rows = _csv(client.get(query + "&format=csv"))
+    block = _json(client.get(query))["metrics"][0]["quantiles"]
+    assert list(rows[0])[-28:-14] == ["p50", "p50CiLow", "p50CiHigh", "p50Difference",
+        "p50DifferenceCiLow", "p50DifferenceCiHigh", "p50RelativeDifference",
+        "p50RelativeDifferenceCiLow", "p50RelativeDifferenceCiHigh", "p50Statistic",
+        "p50PValue", "p50AdjustedPValue", "p50Verdict", "p50Refusal"]  # fmt: skip
+    for row, variant in zip(rows, block["variants"], strict=True):
+        for value in variant["quantiles"]:
+            q = value["quantile"]
+            assert [_number(row[q + k]) for k in ("", "CiLow", "CiHigh")] == [
+                value["value"], *value["ci"],
+            ]  # fmt: skip
+    control, treatment = rows
+    assert control["p95Difference"] == control["p95Verdict"] == ""
+    for c in block["comparisons"]:
+        q = c["quantile"]
+        assert _number(treatment[q + "Difference"]) == c["difference"]
+        assert [
+            _number(treatment[q + "DifferenceCiLow"]),
+            _number(treatment[q + "DifferenceCiHigh"]),
+        ] == c["differenceCi"]
+        assert _number(treatment[q + "PValue"]) == c["pValue"]
+        assert treatment[q + "Verdict"] == c["verdict"]
+
+
 def test_over_time_csv_equals_json(client, exp):
     query = f"/abtest/exp/compare/over-time?{WINDOW}&granularity=6h"
     rows = _csv(client.get(query, headers={"Accept": "text/csv"}))

@@ -27,12 +27,13 @@ from tsmetrics.schemas.analysis import (
 )
 from tsmetrics.schemas.analysis_bodies import comparison_json, plan_json, timeline_json
 from tsmetrics.schemas.csv_tables import (
-    COMPARISON_HEADER,
     TIMELINE_HEADER,
+    comparison_header,
     comparison_rows,
     timeline_rows,
 )
 from tsmetrics.schemas.plan import PlanQueryArgsSchema, PlanResponseSchema
+from tsmetrics.sketches import QUANTILES
 
 blp = ApiBlueprint(
     "analysis",
@@ -82,7 +83,8 @@ class Compare(MethodView):
         in `refusal`, with null numbers. Sample ratio mismatch: chi-squared test of
         the counts against the expected split, flagged at p < 0.001. With
         `format=csv` (or `Accept: text/csv`): a row per metric and variant, the
-        treatments' with their comparison (an interval as `...Low`, `...High`).
+        treatments' with their comparison (an interval as `...Low`, `...High`),
+        then for each percentile asked for its value, interval and comparison.
         `quantiles` (e.g. p50,p95,p99) adds, for distribution metrics, each
         variant's quantiles with 95% intervals (binomial order statistics, widened
         by the sketches' 0.5% error) and each treatment's difference and relative
@@ -101,7 +103,9 @@ class Compare(MethodView):
             )
         body = comparison_json(report)
         if wants_csv(args.get("format")):
-            rows = encode_rows(COMPARISON_HEADER, comparison_rows(body))
+            names = {q: name for name, q in QUANTILES.items()}
+            quantiles = tuple(names[q] for q in args.get("quantiles") or ())
+            rows = encode_rows(comparison_header(quantiles), comparison_rows(body, quantiles))
             return csv_response(rows, f"{name}_compare.csv")
         return vary_on_accept(_json(body))
 

@@ -92,11 +92,49 @@ COMPARISON_HEADER = [
 ]  # fmt: skip
 
 
-def comparison_rows(body: dict[str, Any]) -> Iterator[Row]:
+_QUANTILE_COMPARISON_KEYS = ("statistic", "pValue", "adjustedPValue", "verdict", "refusal")
+
+
+def comparison_header(quantiles: tuple[str, ...] = ()) -> list[str]:
+    """The comparison's CSV columns: COMPARISON_HEADER, then each percentile's (`quantiles`)."""
+    columns = list(COMPARISON_HEADER)
+    for q in quantiles:
+        columns += [q, f"{q}CiLow", f"{q}CiHigh", f"{q}Difference", f"{q}DifferenceCiLow"]
+        columns += [f"{q}DifferenceCiHigh", f"{q}RelativeDifference"]
+        columns += [f"{q}RelativeDifferenceCiLow", f"{q}RelativeDifferenceCiHigh"]
+        columns += [f"{q}{key[0].upper()}{key[1:]}" for key in _QUANTILE_COMPARISON_KEYS]
+    return columns
+
+
+def _quantile_cells(metric: dict[str, Any], variant: str, quantiles: tuple[str, ...]) -> Row:
+    """A variant's percentiles with intervals, then (treatments) their comparison; empty if none."""
+    width = 9 + len(_QUANTILE_COMPARISON_KEYS)
+    block = metric.get("quantiles")
+    if block is None:
+        return [None] * (width * len(quantiles))
+    mine = [v for v in block["variants"] if v["variant"] == variant]
+    values = {v["quantile"]: v for v in mine[0]["quantiles"]} if mine else {}
+    compared = {c["quantile"]: c for c in block["comparisons"] if c["variant"] == variant}
+    cells: Row = []
+    for q in quantiles:
+        value = values.get(q)
+        cells += [None] * 3 if value is None else [value["value"], *_pair(value["ci"])]
+        c = compared.get(q)
+        if c is None:
+            cells += [None] * (width - 3)
+        else:
+            cells += [c["difference"], *_pair(c["differenceCi"])]
+            cells += [c["relativeDifference"], *_pair(c["relativeDifferenceCi"])]
+            cells += [c[key] for key in _QUANTILE_COMPARISON_KEYS]
+    return cells
+
+
+def comparison_rows(body: dict[str, Any], quantiles: tuple[str, ...] = ()) -> Iterator[Row]:
     """GET /abtest/{name}/compare: a row per metric and variant; treatments add their comparison.
 
     The control's comparison cells are empty; the sample ratio check, one per
-    metric, is repeated on each of its rows.
+    metric, is repeated on each of its rows. Percentiles asked for (`quantiles`)
+    follow, each with its interval and, on a treatment's row, its comparison.
     """
     for metric in body["metrics"]:
         by_variant = {c["variant"]: c for c in metric["comparisons"]}
@@ -113,7 +151,8 @@ def comparison_rows(body: dict[str, Any]) -> Iterator[Row]:
                 row += [c["relativeLift"], *_pair(c["relativeLiftCi"])]
                 row += [c[key] for key in _COMPARISON_KEYS[2:]]
                 row += [c["units"], c["verdict"], c["refusal"], c["inference"]["method"]]
-            yield [*row, srm["chiSquared"], srm["pValue"], _boolean(srm["flagged"])]
+            row += [srm["chiSquared"], srm["pValue"], _boolean(srm["flagged"])]
+            yield row + _quantile_cells(metric, variant["variant"], quantiles)
 
 
 TIMELINE_HEADER = [
