@@ -45,6 +45,15 @@ def _seed(client, db, days: int) -> catalogue.ABTest:
     return test
 
 
+def _seed_spread(client, db, count: int, every: int) -> None:
+    """exp with no latency, and `spread`, a distribution metric: `count` lognormal samples."""
+    test = _seed(client, db, 0)
+    metric = catalogue.create_metric(db, "spread", unit="ms", distribution=True)
+    values = np.random.default_rng(count).lognormal(3, 1, count)
+    store(db, [(START + timedelta(seconds=every * i), float(v), test.id, metric.id, i % 2)
+               for i, v in enumerate(values)])  # fmt: skip
+
+
 @pytest.fixture
 def exp(client, db) -> catalogue.ABTest:
     """exp over DAYS days."""
@@ -117,11 +126,7 @@ def test_metrics_csv_by_accept_equals_its_json_page(client, exp, query):
 
 
 def test_metrics_csv_has_a_column_per_percentile_asked_for(client, db):
-    test = _seed(client, db, 0)
-    metric = catalogue.create_metric(db, "spread", unit="ms", distribution=True)
-    values = np.random.default_rng(16).lognormal(3, 1, 600)
-    store(db, [(START + timedelta(seconds=7 * i), float(v), test.id, metric.id, i % 2)
-               for i, v in enumerate(values)])  # fmt: skip
+    _seed_spread(client, db, count=600, every=7)
     query = METRICS.replace("latency", "spread") + "&granularity=30m&quantiles=p50,p99.9"
     rows = _csv(client.get(query + "&format=csv"))
     body = _json(client.get(query))
@@ -199,11 +204,7 @@ def test_compare_csv_equals_json_and_escapes_a_formula_like_variant(client, exp)
 
 
 def test_compare_csv_has_each_percentile_asked_for(client, db):
-    test = _seed(client, db, 0)
-    metric = catalogue.create_metric(db, "spread", unit="ms", distribution=True)
-    values = np.random.default_rng(17).lognormal(3, 1, 4000)
-    store(db, [(START + timedelta(seconds=20 * i), float(v), test.id, metric.id, i % 2)
-               for i, v in enumerate(values)])  # fmt: skip
+    _seed_spread(client, db, count=4000, every=20)
     query = f"/abtest/exp/compare?{WINDOW}&metric=spread&inference=fixed&quantiles=p50,p95"
     rows = _csv(client.get(query + "&format=csv"))
     block = _json(client.get(query))["metrics"][0]["quantiles"]
