@@ -38,7 +38,18 @@ def forget_horizons(db):
 @pytest.fixture
 def history(db, feature_a):
     """A sample every 20 minutes per variant over 120 days, backdated, through the write path."""
+    return _write_history(db, *feature_a)
+
+
+@pytest.fixture
+def sketched_history(db, feature_a):
+    """`history` of a distribution metric: the rollups keep sketches too."""
     test, metric = feature_a
+    db.execute("UPDATE metrics SET distribution = true WHERE id = %s", (metric.id,))
+    return _write_history(db, test, metric)
+
+
+def _write_history(db, test, metric) -> datetime:
     now = datetime.now(UTC)
     rng = np.random.default_rng(15)
     first = now.timestamp() - DAYS * 86400
@@ -208,6 +219,25 @@ def test_an_old_comparison_window_is_widened_to_the_kept_buckets(db, history, da
             shown,
             cutoff(now, 7 * 86400),
         )
+    finally:
+        app.extensions["tsmetrics.pool"].close()
+
+
+def test_an_old_window_has_percentiles_of_the_very_samples_its_counts_cover(
+    db, sketched_history, database_url
+):
+    now = sketched_history
+    run_pass(db, _settings(), now=now)
+    app = small_app(database_url, CACHE="off")
+    try:
+        start = now - timedelta(days=70, minutes=17)
+        query = f"start={_iso(start)}&end={_iso(now)}&metric=response_time&quantiles=p50,p95"
+        body = app.test_client().get(f"/abtest/feature_a/compare?{query}").get_json()
+        (metric,) = body["metrics"]
+        counts = [v["count"] for v in metric["variants"]]
+        assert metric["quantiles"]["refusal"] is None
+        assert [v["count"] for v in metric["quantiles"]["variants"]] == counts
+        assert sum(counts) > 70 * 72 * 2 * 0.99  # about 72 samples a day per variant
     finally:
         app.extensions["tsmetrics.pool"].close()
 

@@ -94,6 +94,12 @@ def kept_tiles(start: int, end: int, dropped: dict[int, int]) -> list[Piece]:
     return pieces
 
 
+def window_tiles(conn: psycopg.Connection, start: int, end: int) -> list[Piece]:
+    """The rollup ranges whose union is `kept_window(start, end)`, each of a size kept there."""
+    dropped = dropped_before(conn)
+    return kept_tiles(*kept_window(start, end, dropped), dropped)
+
+
 @dataclass(frozen=True)
 class VariantTotals:
     """Count, numeric sum and sum of squares, min and max of one variant's samples."""
@@ -143,8 +149,7 @@ def variant_totals(
     the finer rollups, the window is `kept_window` of it (callers that show the
     window widen it first) and each part is read from the sizes still kept.
     """
-    dropped = dropped_before(conn)
-    pieces = kept_tiles(*kept_window(start, end, dropped), dropped)
+    pieces = window_tiles(conn, start, end)
     params = {
         "seconds": [p.seconds for p in pieces],
         "starts": [_at(p.start) for p in pieces],

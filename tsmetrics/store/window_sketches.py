@@ -18,7 +18,7 @@ import numpy as np
 import psycopg
 
 from tsmetrics import sketches
-from tsmetrics.store.totals import tile
+from tsmetrics.store.totals import window_tiles
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,12 @@ def variant_sketches(
     start: int,
     end: int,
 ) -> list[VariantSketch]:
-    """Per (metric, variant position) with samples in [start, end) (whole minutes, epoch s)."""
-    pieces = tile(start, end)
+    """Per (metric, variant position) with samples in [start, end) (whole minutes, epoch s).
+
+    Read from the same rollup ranges as the totals (`totals.window_tiles`), so
+    where retention dropped the finer rollups the sketches cover what the counts do.
+    """
+    pieces = window_tiles(conn, start, end)
     params = {
         "seconds": [p.seconds for p in pieces],
         "starts": [_at(p.start) for p in pieces],
