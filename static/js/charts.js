@@ -165,8 +165,8 @@
     },
     options: function (payload) {
       var unit = payload.unit ? " " + payload.unit : "";
-      // A page with controls shows the variants' swatches there: no legend on each chart.
-      return lineOptions(payload.unit || payload.metric, { display: !document.getElementById("controls") }, {
+      // Each chart its own legend, so a chart read far from the controls still names its lines.
+      return lineOptions(payload.unit || payload.metric, { display: true }, {
         callbacks: {
           title: function (items) {
             var ms = items.length ? items[0].parsed.x : 0;
@@ -349,10 +349,29 @@
     });
   }
 
+  function drawn(island) {
+    var entry = registry.get(frameOf(island).id);
+    return !!entry && entry.chart.canvas === frameOf(island).querySelector("canvas");
+  }
+
   function drawAll(root) {
     var kinds = new Set();
     TSMetrics.all(root, "[data-chart] > script[type='application/json']").forEach(function (island) {
+      // Drawn already: an in-place refresh (refresh below) handled it.
+      if (drawn(island)) return;
       draw(island);
+      kinds.add(KINDS[frameOf(island).dataset.chart]);
+    });
+    kinds.forEach(count);
+  }
+
+  // After an in-place refresh (morph.js): redraws the charts whose data changed, draws
+  // any new one, and counts the refresh as a load of every kind of chart under `root`.
+  function refresh(root, islands) {
+    islands.forEach(draw);
+    var kinds = new Set();
+    TSMetrics.all(root, "[data-chart] > script[type='application/json']").forEach(function (island) {
+      if (!drawn(island)) draw(island);
       kinds.add(KINDS[frameOf(island).dataset.chart]);
     });
     kinds.forEach(count);
@@ -367,6 +386,7 @@
   TSMetrics.charts = {
     draw: draw,
     update: update,
+    refresh: refresh,
     get: function (id) { var entry = registry.get(id); return entry && entry.chart; },
     ids: function () { return Array.from(registry.keys()); },
   };

@@ -86,7 +86,9 @@ def test_overview_page_includes_its_fragment(client, recent):
     # The fragment is exactly the part of the page it replaces.
     assert body.strip() in html
     assert 'href="/dashboard/abtests/feature_a"' in body
-    assert '<td class="num">60</td>' in body  # samples in the last 24 hours
+    assert (
+        '<td class="num" data-label="Samples, last 24 h">60</td>' in body
+    )  # samples in the last 24 hours
     assert "control, treatment" in body and "response_time" in body
 
 
@@ -128,7 +130,7 @@ def test_overview_links_its_json_twin_with_its_filters(client, db, recent):
     # The twin is the same computation: the page's rows are the JSON's.
     twin = client.get(link.group(1).replace("&amp;", "&")).get_json()["abTests"]
     assert [t["name"] for t in twin] == re.findall(r'href="/dashboard/abtests/([^"]+)"', fragment)
-    counts = re.findall(r'<td class="num">([\d,]+)</td>', fragment)
+    counts = re.findall(r'<td class="num" data-label="Samples, last 24 h">([\d,]+)</td>', fragment)
     assert [f"{t['recentSamples']:,}" for t in twin] == counts == ["60"]
 
 
