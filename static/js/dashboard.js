@@ -143,6 +143,36 @@
     }
   });
 
+  // Focus follows the forms: into a form opened in place, to the first invalid field after a
+  // refused submission, to the confirmation after a success. Field checks (which swap one
+  // field's wrapper) leave the focus where the user is typing.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (!target || /-field$/.test(target.id)) return;
+    // An outerHTML swap leaves the old element in the event: take the one now in the page.
+    if (!target.isConnected && target.id) target = document.getElementById(target.id);
+    if (!target) return;
+    var holder = target.matches("[data-manage]") ? target : target.querySelector("[data-manage]");
+    if (!holder) return;
+    var invalid = holder.querySelector("[aria-invalid=true]");
+    var done = holder.querySelector(".notice-success");
+    var first = holder.querySelector("input:not([type=hidden]), textarea, select");
+    var focus = invalid || (target !== holder || !done ? first : done);
+    if (focus === done) done.setAttribute("tabindex", "-1");
+    if (focus) focus.focus();
+  });
+
+  // Cancel closes a form opened in place (and focuses what opened it); elsewhere it is a link.
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("[data-close-form]");
+    var slot = cancel && cancel.closest("[id$='-slot']");
+    if (!slot) return;
+    event.preventDefault();
+    slot.replaceChildren();
+    var opener = document.querySelector("[hx-target='#" + slot.id + "']");
+    if (opener) opener.focus();
+  });
+
   // Request status: busy state for assistive technology, failures said in words: in
   // the form's status line for a management form (which keeps what was typed), else
   // in the page's.

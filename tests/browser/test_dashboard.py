@@ -241,6 +241,9 @@ def test_auto_refresh_runs_and_pauses_while_hidden(browser_page):
                    document.dispatchEvent(new Event('visibilitychange')); }"""
     )
     assert page.get_attribute("html", "data-auto-refresh") == "paused"
+    # A refresh sent just before may still be on its way: let it land, then count.
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".htmx-request")).to_have_count(0)
     count = charts_drawn(page)
     page.wait_for_timeout(2500)
     assert charts_drawn(page) == count

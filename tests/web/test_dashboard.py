@@ -218,7 +218,11 @@ def test_view_state_comes_from_the_url(client, recent, query, granularity, varia
     payloads = chart_payloads(fragment)
     if variants is None:  # a custom range before any sample: the empty state
         assert payloads == []
-        assert "No samples of feature_a in 2025-11-09 10:00 to 2025-11-09 13:00 UTC" in fragment
+        # The range as <time> elements, shown in the viewer's zone like every time on the page.
+        assert (
+            'No samples of feature_a in <time datetime="2025-11-09T10:00:00Z">2025-11-09 10:00 UTC'
+            '</time> to <time datetime="2025-11-09T13:00:00Z">2025-11-09 13:00 UTC</time>'
+        ) in fragment
         return
     (payload,) = payloads
     assert payload["granularity"] == granularity
