@@ -408,6 +408,8 @@
     var html = document.documentElement;
     var drawn = kind.counter + "Drawn", first = kind.counter + "FirstDrawnMs";
     html.dataset[drawn] = String(Number(html.dataset[drawn] || 0) + 1);
+    // For bench_dashboard.py: when the latest set was drawn (a range change, a refresh).
+    html.dataset[kind.counter + "LastDrawnMs"] = String(Math.round(performance.now()));
     requestAnimationFrame(function () {
       if (html.dataset[first]) return;
       html.dataset[first] = String(Math.round(performance.now()));

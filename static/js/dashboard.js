@@ -47,14 +47,38 @@
     return !!box && box.checked;
   }
 
+  // The results panel refreshes once the charts have (or failed to): its statistics then
+  // never hold up the charts, which they would on a busy server.
+  var panelPending = false;
+
+  function refreshPanel() {
+    var panel = document.getElementById("comparison");
+    if (panelPending && panel && panel.hasAttribute("data-refresh")) htmx.trigger(panel, "refresh-charts");
+    panelPending = false;
+  }
+
   function refreshNow() {
     lastRefresh = Date.now();
+    var charts = document.getElementById("charts");
+    panelPending = true;
     all(document, "[data-refresh]").forEach(function (el) {
       // Only the outermost refreshable element asks: it brings its charts back with it.
-      if (!el.parentElement.closest("[data-refresh]")) htmx.trigger(el, "refresh-charts");
+      if (el.parentElement.closest("[data-refresh]")) return;
+      if (el.id === "comparison" && charts) return;
+      htmx.trigger(el, "refresh-charts");
     });
+    if (!charts) refreshPanel();
     schedule();
   }
+
+  // The charts' answer is in (swapped, merged in place, or refused): the panel's turn. A
+  // swapped #charts is detached when htmx reports it, so either report will do.
+  ["htmx:afterRequest", "htmx:afterSettle", "tsm:morphed"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var elt = event.detail && event.detail.elt;
+      if (panelPending && ((elt && elt.id === "charts") || event.target.id === "charts")) setTimeout(refreshPanel, 0);
+    });
+  });
 
   function schedule() {
     clearTimeout(timer);
@@ -219,6 +243,11 @@
 
   htmx.onLoad(function (root) {
     TSMetrics.localizeTimes(root);
+    // For bench_dashboard.py: navigation start until the scorecard is on screen.
+    var html = document.documentElement;
+    if (!html.dataset.scorecardDrawnMs && all(root, "table.scorecard").length) {
+      requestAnimationFrame(function () { html.dataset.scorecardDrawnMs = String(Math.round(performance.now())); });
+    }
     if (root === document.body) {
       restoreAutoRefresh();
       schedule();
