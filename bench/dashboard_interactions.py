@@ -95,6 +95,7 @@ def bench_interactions(runs: int) -> dict:
         "refresh_in_place": [],
         "refresh_swap": [],
         "scorecard": [],
+        "charts_first": [],
     }
     with gunicorn(url, label="dashboard-ui", env=env, root=ROOT) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -106,6 +107,9 @@ def bench_interactions(runs: int) -> dict:
             page.wait_for_selector("html[data-scorecard-drawn-ms]", state="attached")
             times["scorecard"].append(int(page.get_attribute("html", "data-scorecard-drawn-ms")))
             page.wait_for_selector('html[data-charts-drawn="1"]', state="attached")
+            page.wait_for_selector("html[data-charts-first-drawn-ms]", state="attached")
+            first = page.get_attribute("html", "data-charts-first-drawn-ms")
+            times["charts_first"].append(int(first))
             count = 1
             for way in ("in_place", "swap"):
                 for value in ("6h", "24h"):
@@ -137,4 +141,6 @@ def summary(result: dict) -> list[str]:
     lines.append(f"goal: refresh in place / swapped (p50) <= 1: {ratio:.2f}, {verdict} it")
     ratio = result["preset_in_place"]["p50_ms"] / result["preset_swap"]["p50_ms"]
     lines.append(f"preset in place / swapped (p50): {ratio:.2f}")
+    ratio = result["scorecard"]["p50_ms"] / result["charts_first"]["p50_ms"]
+    lines.append(f"navigation to scorecard / to all charts drawn (p50): {ratio:.2f}")
     return lines
