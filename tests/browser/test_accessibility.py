@@ -102,3 +102,16 @@ def test_no_serious_violation_on_any_page(chromium, live_server, login_page, sch
     finally:
         context.close()
     assert found == {}, found
+
+
+def test_the_axe_asset_is_the_pinned_one():
+    """axe.min.js is the file SOURCE.md names (version and sha256), with its licence beside it."""
+    import hashlib
+    import json
+
+    folder = AXE.parent
+    source = (folder / "SOURCE.md").read_text()
+    version = json.loads((folder / "package.json").read_text())["version"]
+    assert f"axe-core {version} " in source.splitlines()[0]
+    assert hashlib.sha256(AXE.read_bytes()).hexdigest() in source
+    assert (folder / "LICENSE").read_text().startswith("Mozilla Public License")
