@@ -14,8 +14,11 @@ PAGE = "/dashboard/abtests/feature_a"
 
 _AXES = """() => Array.from(document.querySelectorAll('#charts .chart canvas')).map(canvas => {
     const chart = Chart.getChart(canvas);
-    const ys = chart.data.datasets.flatMap(d => d.data.filter(p => p.y !== null).map(p => p.y));
-    const lows = chart.data.datasets.flatMap(d => d.data.filter(p => p.y !== null).map(p => p.low));
+    // The points on the axis: a bucket that starts before the range's start is off it.
+    const shown = d => d.data.filter(p => p.y !== null && p.x >= chart.scales.x.min
+                                         && p.x <= chart.scales.x.max);
+    const ys = chart.data.datasets.flatMap(d => shown(d).map(p => p.y));
+    const lows = chart.data.datasets.flatMap(d => shown(d).map(p => p.low));
     return {xMin: chart.scales.x.min, xMax: chart.scales.x.max,
             yMin: chart.scales.y.min, yMax: chart.scales.y.max,
             lineMin: Math.min(...ys), lineMax: Math.max(...ys), bandMin: Math.min(...lows),
