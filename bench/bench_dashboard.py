@@ -1,6 +1,7 @@
 """Dashboard benchmark: A/B test page and chart fragment vs GET /metrics for the same data.
 
     .venv/bin/python bench/bench_dashboard.py [--requests 200] [--browser-runs 10] [--base DIR]
+    .venv/bin/python bench/bench_dashboard.py --requests 0 --interactions 15
 
 Serves the 30-day demo database (`tsm_bench`, seeded with the defaults when it
 does not exist yet, shared with bench_metrics_api.py) through gunicorn over HTTP
@@ -43,6 +44,8 @@ from datasets import ensure_demo_db, iso
 
 sys.path.insert(0, str(ROOT))
 # Debian's Chromium, launched as the browser tests launch it.
+import dashboard_interactions
+
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tsmetrics.granularity import floor_to
 
@@ -212,7 +215,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     parser.add_argument("--browser-runs", type=int, default=10, help="page loads per page")
     parser.add_argument("--base", type=Path, help="a worktree of the code to compare with")
+    parser.add_argument(
+        "--interactions", type=int, default=0, help="page sessions timing range change, refresh"
+    )
     args = parser.parse_args()
+    if args.interactions:
+        # Preset change, refresh (in place vs swapped) and the scorecard, on 2 days to now.
+        interactions = dashboard_interactions.bench_interactions(args.interactions)
+        lines = dashboard_interactions.summary(interactions)
+        print("\n".join(lines))
+        out = save_results(
+            "dashboard-interactions",
+            {"machine": machine(), "browser": interactions, "summary": lines},
+        )
+        log(f"wrote {out.relative_to(ROOT)}")
+        if not args.requests:
+            return
     roots = {"new": ROOT} | ({"base": args.base} if args.base else {})
     prefixes = [f"{code} " for code in roots] if len(roots) > 1 else [""]
     log(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")

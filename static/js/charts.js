@@ -13,14 +13,41 @@
 (function (TSMetrics) {
   "use strict";
 
-  // The same colours as --variant-N in dashboard.css: a variant keeps its colour everywhere.
+  // Fallbacks for --variant-N in dashboard.css, which wins: a variant keeps its colour
+  // everywhere, in the light and the dark scheme.
   var COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#882255", "#444444"];
   var numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 3 });
+  // One locale and one zone for the whole page: the viewer's, as TSMetrics.localTime uses.
+  var dayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+  var clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  var DAY_MS = 86400000;
   var percentFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2, signDisplay: "exceptZero" });
   var pFormat = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 3 });
   var registry = new Map();  // frame id -> { chart, kind, model, frame }
 
-  function colour(slot) { return COLOURS[slot % COLOURS.length]; }
+  // A custom property of the page's scheme (dashboard.css), e.g. "--muted".
+  function css(name, fallback) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function colour(slot) { return css("--variant-" + (slot % COLOURS.length), COLOURS[slot % COLOURS.length]); }
+
+  // The axes' and legend's colours follow the scheme (light or dark).
+  function theme() {
+    Chart.defaults.color = css("--muted", "#57606a");
+    Chart.defaults.borderColor = css("--grid", "rgba(0,0,0,0.1)");
+  }
+
+  // Ticks in the viewer's zone; on a range of more than a day and a half, with dates.
+  function tickLabel(spanMs) {
+    return function (value) {
+      var date = new Date(value);
+      var midnight = date.getHours() === 0 && date.getMinutes() === 0;
+      if (spanMs > 1.5 * DAY_MS) return midnight ? dayFormat.format(date) : [dayFormat.format(date), clockFormat.format(date)];
+      return midnight ? [clockFormat.format(date), dayFormat.format(date)] : clockFormat.format(date);
+    };
+  }
 
   function translucent(hex, alpha) {
     var n = parseInt(hex.slice(1), 16);
@@ -34,15 +61,22 @@
     return el;
   }
 
-  // What both kinds share: a time axis, no animation, the nearest point in time.
-  function lineOptions(yTitle, legend, tooltip) {
+  // What both kinds share: a time axis over exactly the range asked for (when known), no
+  // animation, the nearest point in time.
+  function lineOptions(yTitle, legend, tooltip, range) {
+    var x = { type: "time", ticks: { maxRotation: 0, autoSkipPadding: 16 } };
+    if (range && range.startMs !== null && range.startMs !== undefined) {
+      x.min = range.startMs;
+      x.max = range.endMs;
+      x.ticks.callback = tickLabel(range.endMs - range.startMs);
+    }
     return {
       animation: false, parsing: false, normalized: true,
       responsive: true, maintainAspectRatio: false,
       // Nearest in time, not by index: a variant may lack a bucket the other has.
       interaction: { mode: "nearest", axis: "x", intersect: false },
       scales: {
-        x: { type: "time", ticks: { maxRotation: 0, autoSkipPadding: 16 } },
+        x: x,
         y: { title: { display: true, text: yTitle } },
       },
       plugins: { legend: Object.assign({ onClick: function () {} }, legend), tooltip: tooltip },
@@ -81,14 +115,16 @@
     return out;
   }
 
+  // A point per bucket: x, y (the line's field of the datapoint) and the band's two
+  // fields (`band`, e.g. ["l", "h"] for min and max; any two per-point fields will do).
   // A missing bucket breaks the line (a null point) instead of bridging the gap.
-  function toPoints(points, bucketMs) {
+  function toPoints(points, bucketMs, line, band) {
     var out = [];
     var previous = null;
     points.forEach(function (p) {
       var x = p.t * 1000;
-      if (previous !== null && x - previous > bucketMs) out.push({ x: previous + bucketMs, y: null, l: null, h: null });
-      out.push({ x: x, y: p.a, l: p.l, h: p.h });
+      if (previous !== null && x - previous > bucketMs) out.push({ x: previous + bucketMs, y: null, low: null, high: null });
+      out.push({ x: x, y: p[line], low: p[band[0]], high: p[band[1]], raw: p });
       previous = x;
     });
     return out;
@@ -109,17 +145,21 @@
   // stops at a quarter of the largest double (what lies beyond is clipped).
   var AXIS_LIMIT = Number.MAX_VALUE / 4;
 
-  // The min-max band of a time series: drawn under the lines, and included in the y range.
+  // The band of a time series (min to max by default), drawn under the lines: a translucent
+  // fill and dashed edges in the variant's colour, so overlapping bands stay apart. The y
+  // axis fits the lines and clips the band, unless the chart's "full band" box is ticked.
   var bandPlugin = {
     id: "tsmBand",
-    afterDataLimits: function (chart, args) {
+    afterDataLimits: function (chart, args, options) {
       var scale = args.scale;
       if (scale.axis !== "y") return;
-      chart.data.datasets.forEach(function (dataset, index) {
-        if (!chart.isDatasetVisible(index)) return;
-        scale.min = Math.min(scale.min, dataset.lowest);
-        scale.max = Math.max(scale.max, dataset.highest);
-      });
+      if (options.full) {
+        chart.data.datasets.forEach(function (dataset, index) {
+          if (!chart.isDatasetVisible(index)) return;
+          scale.min = Math.min(scale.min, dataset.lowest);
+          scale.max = Math.max(scale.max, dataset.highest);
+        });
+      }
       scale.min = Math.max(scale.min, -AXIS_LIMIT);
       scale.max = Math.min(scale.max, AXIS_LIMIT);
     },
@@ -132,24 +172,42 @@
       chart.data.datasets.forEach(function (dataset, index) {
         if (!chart.isDatasetVisible(index)) return;
         ctx.fillStyle = dataset.bandColour;
+        ctx.strokeStyle = dataset.bandEdge;
+        ctx.lineWidth = 1;
+        ctx.setLineDash(index % 2 ? [2, 3] : [6, 3]);
         eachRun(dataset.data, function (run) {
+          var top = run.map(function (p) { return [xs.getPixelForValue(p.x), ys.getPixelForValue(p.high)]; });
+          var bottom = run.map(function (p) { return [xs.getPixelForValue(p.x), ys.getPixelForValue(p.low)]; });
           ctx.beginPath();
-          run.forEach(function (p, k) {
-            var px = xs.getPixelForValue(p.x), py = ys.getPixelForValue(p.h);
-            if (k === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
-          });
-          for (var k = run.length - 1; k >= 0; k--) {
-            ctx.lineTo(xs.getPixelForValue(run[k].x), ys.getPixelForValue(run[k].l));
-          }
+          top.forEach(function (xy, k) { if (k === 0) ctx.moveTo(xy[0], xy[1]); else ctx.lineTo(xy[0], xy[1]); });
+          for (var k = bottom.length - 1; k >= 0; k--) ctx.lineTo(bottom[k][0], bottom[k][1]);
           ctx.closePath();
           ctx.fill();
+          [top, bottom].forEach(function (edge) {
+            ctx.beginPath();
+            edge.forEach(function (xy, k) { if (k === 0) ctx.moveTo(xy[0], xy[1]); else ctx.lineTo(xy[0], xy[1]); });
+            ctx.stroke();
+          });
         });
       });
       ctx.restore();
     },
   };
 
-  function number(v) { return v === undefined ? "–" : numberFormat.format(v); }
+  function number(v, format) { return v === undefined || v === null ? "–" : (format || numberFormat).format(v); }
+
+  // The metric's display decimals, as the results panel shows its numbers.
+  function decimalsFormat(payload) {
+    var d = payload.decimals;
+    if (d === undefined || d === null) return numberFormat;
+    return new Intl.NumberFormat(undefined, { minimumFractionDigits: d, maximumFractionDigits: d });
+  }
+
+  // A frame's "full band" box: ticked, the y axis takes in the whole band.
+  function fullBand(frame) {
+    var box = frame && frame.querySelector("input[data-full-band]");
+    return !!box && box.checked;
+  }
 
   // Each kind turns its island's JSON into a model, and the model into datasets,
   // options and a table. `counter` names the kind's attributes on <html> (data-<counter>-drawn,
@@ -160,20 +218,26 @@
     model: function (body) { return body; },
     datasets: function (payload) {
       var bucketMs = payload.bucketSeconds * 1000;
+      var line = payload.line || "a", band = payload.band || ["l", "h"];
       return payload.series.map(function (s) {
         var lowest = Infinity, highest = -Infinity;
-        s.points.forEach(function (p) { if (p.l < lowest) lowest = p.l; if (p.h > highest) highest = p.h; });
+        s.points.forEach(function (p) {
+          if (p[band[0]] < lowest) lowest = p[band[0]];
+          if (p[band[1]] > highest) highest = p[band[1]];
+        });
+        var hue = colour(s.slot);
         return {
-          label: s.variant, data: toPoints(s.points, bucketMs), lowest: lowest, highest: highest,
-          borderColor: colour(s.slot), backgroundColor: colour(s.slot), bandColour: translucent(colour(s.slot), 0.16),
+          label: s.variant, data: toPoints(s.points, bucketMs, line, band), lowest: lowest, highest: highest,
+          borderColor: hue, backgroundColor: hue, bandColour: translucent(hue, 0.12), bandEdge: translucent(hue, 0.75),
           borderWidth: 1.6, pointRadius: 0, pointHitRadius: 4, spanGaps: false, tension: 0,
         };
       });
     },
-    options: function (payload) {
+    options: function (payload, frame) {
       var unit = payload.unit ? " " + payload.unit : "";
-      // A page with controls shows the variants' swatches there: no legend on each chart.
-      return lineOptions(payload.unit || payload.metric, { display: !document.getElementById("controls") }, {
+      var format = decimalsFormat(payload);
+      // Each chart its own legend, so a chart read far from the controls still names its lines.
+      var options = lineOptions(payload.unit || payload.metric, { display: true }, {
         callbacks: {
           title: function (items) {
             var ms = items.length ? items[0].parsed.x : 0;
@@ -181,13 +245,16 @@
           },
           label: function (item) {
             var p = item.raw;
-            return item.dataset.label + ": " + numberFormat.format(p.y) + unit +
-              " (min " + numberFormat.format(p.l) + ", max " + numberFormat.format(p.h) + ")";
+            return item.dataset.label + ": " + format.format(p.y) + unit +
+              " (band " + format.format(p.low) + " to " + format.format(p.high) + ")";
           },
         },
-      });
+      }, payload);
+      options.plugins.tsmBand = { full: fullBand(frame) };
+      return options;
     },
     table: function (payload) {
+      var format = decimalsFormat(payload);
       var byTime = {};
       payload.series.forEach(function (s, i) {
         s.points.forEach(function (p) { (byTime[p.t] = byTime[p.t] || [])[i] = p; });
@@ -201,7 +268,7 @@
         var row = [t];
         payload.series.forEach(function (s, i) {
           var p = byTime[t][i];
-          row.push(number(p && p.a), number(p && p.l), number(p && p.h));
+          row.push(number(p && p.a, format), number(p && p.l, format), number(p && p.h, format));
         });
         return row;
       });
@@ -268,7 +335,7 @@
         });
       // The zero line: an interval that stays off it is a result.
       options.scales.y.grid = {
-        color: function (ctx) { return ctx.tick && ctx.tick.value === 0 ? "#57606a" : "rgba(0,0,0,0.08)"; },
+        color: function (ctx) { return ctx.tick && ctx.tick.value === 0 ? css("--muted", "#57606a") : css("--grid", "rgba(0,0,0,0.08)"); },
       };
       return options;
     },
@@ -319,9 +386,9 @@
     if (entry) release(frame.id);
     var model = kind.model(body);
     var chart = new Chart(canvas, {
-      type: "line", data: { datasets: kind.datasets(model) }, options: kind.options(model), plugins: kind.plugins,
+      type: "line", data: { datasets: kind.datasets(model) }, options: kind.options(model, frame), plugins: kind.plugins,
     });
-    registry.set(frame.id, { chart: chart, kind: kind, model: model, frame: frame });
+    registry.set(frame.id, { chart: chart, kind: kind, model: model, frame: frame, body: body });
     var details = frame.querySelector("details.chart-table");
     if (details) details.addEventListener("toggle", function () { if (details.open) fillTable(frame.id); });
     frame.dataset.drawn = "true";  // for tests: this chart is on screen
@@ -331,9 +398,10 @@
   // Shows `body` (what the frame's island would carry) in the registered chart `id`, in place.
   function update(id, body) {
     var entry = registry.get(id);
+    entry.body = body;
     entry.model = entry.kind.model(body);
     entry.chart.data.datasets = entry.kind.datasets(entry.model);
-    entry.chart.options = entry.kind.options(entry.model);
+    entry.chart.options = entry.kind.options(entry.model, entry.frame);
     entry.chart.update("none");
     var holder = entry.frame.querySelector("[data-chart-table]");
     if (holder && holder.firstChild) {
@@ -349,6 +417,8 @@
     var html = document.documentElement;
     var drawn = kind.counter + "Drawn", first = kind.counter + "FirstDrawnMs";
     html.dataset[drawn] = String(Number(html.dataset[drawn] || 0) + 1);
+    // For bench_dashboard.py: when the latest set was drawn (a range change, a refresh).
+    html.dataset[kind.counter + "LastDrawnMs"] = String(Math.round(performance.now()));
     requestAnimationFrame(function () {
       if (html.dataset[first]) return;
       html.dataset[first] = String(Math.round(performance.now()));
@@ -356,14 +426,50 @@
     });
   }
 
+  function drawn(island) {
+    var entry = registry.get(frameOf(island).id);
+    return !!entry && entry.chart.canvas === frameOf(island).querySelector("canvas");
+  }
+
   function drawAll(root) {
     var kinds = new Set();
     TSMetrics.all(root, "[data-chart] > script[type='application/json']").forEach(function (island) {
+      // Drawn already: an in-place refresh (refresh below) handled it.
+      if (drawn(island)) return;
       draw(island);
       kinds.add(KINDS[frameOf(island).dataset.chart]);
     });
     kinds.forEach(count);
   }
+
+  // After an in-place refresh (morph.js): redraws the charts whose data changed, draws
+  // any new one, and counts the refresh as a load of every kind of chart under `root`.
+  function refresh(root, islands) {
+    islands.forEach(draw);
+    var kinds = new Set();
+    TSMetrics.all(root, "[data-chart] > script[type='application/json']").forEach(function (island) {
+      if (!drawn(island)) draw(island);
+      kinds.add(KINDS[frameOf(island).dataset.chart]);
+    });
+    kinds.forEach(count);
+  }
+
+  // A chart's "full band" box: the same data, the y axis taking in the band or not.
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches || !event.target.matches("input[data-full-band]")) return;
+    var frame = frameOf(event.target), entry = frame && registry.get(frame.id);
+    if (!entry) return;
+    entry.chart.options.plugins.tsmBand = { full: event.target.checked };
+    entry.chart.update("none");
+  });
+
+  // The scheme changed (light or dark): every chart takes the new colours.
+  function retheme() {
+    theme();
+    registry.forEach(function (entry, id) { update(id, entry.body); });
+  }
+  if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", retheme);
+  theme();
 
   // A chart whose canvas htmx removes must release its listeners and observers.
   document.addEventListener("htmx:beforeCleanupElement", function (event) {
@@ -374,6 +480,7 @@
   TSMetrics.charts = {
     draw: draw,
     update: update,
+    refresh: refresh,
     get: function (id) { var entry = registry.get(id); return entry && entry.chart; },
     ids: function () { return Array.from(registry.keys()); },
   };

@@ -7,61 +7,13 @@
 
   var all = TSMetrics.all;
 
-  function pad(n) { return String(n).padStart(2, "0"); }
-
-  function localInputValue(date) {
-    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
-      "T" + pad(date.getHours()) + ":" + pad(date.getMinutes());
-  }
-
   // The first paragraph of an error page, which says why; DOMParser runs no script.
   function errorDetail(xhr) {
     var detail = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelector("main p");
     return detail ? detail.textContent : null;
   }
 
-  // Times arrive in UTC; show them in the viewer's zone and keep UTC on hover.
-  function localizeTimes(root) {
-    all(root, "time[datetime]").forEach(function (el) {
-      var date = new Date(el.getAttribute("datetime"));
-      if (isNaN(date)) return;
-      el.textContent = TSMetrics.localTime(date);
-      el.title = TSMetrics.utcLabel(date);
-    });
-    all(root, "[data-time-zone]").forEach(function (el) { el.textContent = TSMetrics.timeZone; });
-  }
-
   function form() { return document.getElementById("controls"); }
-
-  // The custom range fields show local time; hidden fields carry UTC to the server.
-  function fillCustomRange(startIso, endIso, force) {
-    var controls = form();
-    if (!controls) return;
-    var custom = controls.querySelector("input[name=range][value=custom]");
-    if (custom && custom.checked && !force) return;
-    [["start", startIso], ["end", endIso]].forEach(function (pair) {
-      var hidden = controls.querySelector("input[type=hidden][name=" + pair[0] + "]");
-      var local = controls.querySelector("[data-utc-field=" + pair[0] + "]");
-      var iso = pair[1] || (hidden && hidden.value);
-      if (!iso || !local) return;
-      hidden.value = iso;
-      local.value = localInputValue(new Date(iso));
-    });
-  }
-
-  function onLocalRangeEdit(event) {
-    var field = event.target.getAttribute && event.target.getAttribute("data-utc-field");
-    if (!field || !event.target.value) return;
-    var controls = form();
-    var date = new Date(event.target.value);
-    if (isNaN(date)) return;
-    controls.querySelector("input[type=hidden][name=" + field + "]").value =
-      date.toISOString().replace(/\.\d{3}Z$/, "Z");
-    controls.querySelector("input[name=range][value=custom]").checked = true;
-  }
-  // Capture: the hidden fields must be right before htmx serialises the form on "change".
-  document.addEventListener("input", onLocalRangeEdit, true);
-  document.addEventListener("change", onLocalRangeEdit, true);
 
   // Links such as "Show the last 7 days" set a control and let the form do the rest.
   document.addEventListener("click", function (event) {
@@ -95,14 +47,38 @@
     return !!box && box.checked;
   }
 
+  // The results panel refreshes once the charts have (or failed to): its statistics then
+  // never hold up the charts, which they would on a busy server.
+  var panelPending = false;
+
+  function refreshPanel() {
+    var panel = document.getElementById("comparison");
+    if (panelPending && panel && panel.hasAttribute("data-refresh")) htmx.trigger(panel, "refresh-charts");
+    panelPending = false;
+  }
+
   function refreshNow() {
     lastRefresh = Date.now();
+    var charts = document.getElementById("charts");
+    panelPending = true;
     all(document, "[data-refresh]").forEach(function (el) {
       // Only the outermost refreshable element asks: it brings its charts back with it.
-      if (!el.parentElement.closest("[data-refresh]")) htmx.trigger(el, "refresh-charts");
+      if (el.parentElement.closest("[data-refresh]")) return;
+      if (el.id === "comparison" && charts) return;
+      htmx.trigger(el, "refresh-charts");
     });
+    if (!charts) refreshPanel();
     schedule();
   }
+
+  // The charts' answer is in (swapped, merged in place, or refused): the panel's turn. A
+  // swapped #charts is detached when htmx reports it, so either report will do.
+  ["htmx:afterRequest", "htmx:afterSettle", "tsm:morphed"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var elt = event.detail && event.detail.elt;
+      if (panelPending && ((elt && elt.id === "charts") || event.target.id === "charts")) setTimeout(refreshPanel, 0);
+    });
+  });
 
   function schedule() {
     clearTimeout(timer);
@@ -118,8 +94,23 @@
     if (document.hidden) document.documentElement.dataset.autoRefresh = "paused";
     schedule();
   });
+  // The choice outlives the page: it is kept in local storage (absent means on).
+  var AUTO_REFRESH_KEY = "tsmetrics.autoRefresh";
+
+  function storage() {
+    try { return window.localStorage; } catch (error) { return null; }  // storage may be blocked
+  }
+
+  function restoreAutoRefresh() {
+    var box = autoRefresh(), store = storage();
+    if (box && store && store.getItem(AUTO_REFRESH_KEY) === "off") box.checked = false;
+    if (box && !box.checked) document.documentElement.dataset.autoRefresh = "off";
+  }
+
   document.addEventListener("change", function (event) {
     if (event.target.id !== "auto-refresh") return;
+    var store = storage();
+    if (store) store.setItem(AUTO_REFRESH_KEY, event.target.checked ? "on" : "off");
     if (!event.target.checked) document.documentElement.dataset.autoRefresh = "off";
     schedule();
   });
@@ -176,6 +167,36 @@
     }
   });
 
+  // Focus follows the forms: into a form opened in place, to the first invalid field after a
+  // refused submission, to the confirmation after a success. Field checks (which swap one
+  // field's wrapper) leave the focus where the user is typing.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (!target || /-field$/.test(target.id)) return;
+    // An outerHTML swap leaves the old element in the event: take the one now in the page.
+    if (!target.isConnected && target.id) target = document.getElementById(target.id);
+    if (!target) return;
+    var holder = target.matches("[data-manage]") ? target : target.querySelector("[data-manage]");
+    if (!holder) return;
+    var invalid = holder.querySelector("[aria-invalid=true]");
+    var done = holder.querySelector(".notice-success");
+    var first = holder.querySelector("input:not([type=hidden]), textarea, select");
+    var focus = invalid || (target !== holder || !done ? first : done);
+    if (focus === done) done.setAttribute("tabindex", "-1");
+    if (focus) focus.focus();
+  });
+
+  // Cancel closes a form opened in place (and focuses what opened it); elsewhere it is a link.
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("[data-close-form]");
+    var slot = cancel && cancel.closest("[id$='-slot']");
+    if (!slot) return;
+    event.preventDefault();
+    slot.replaceChildren();
+    var opener = document.querySelector("[hx-target='#" + slot.id + "']");
+    if (opener) opener.focus();
+  });
+
   // Request status: busy state for assistive technology, failures said in words: in
   // the form's status line for a management form (which keeps what was typed), else
   // in the page's.
@@ -206,6 +227,8 @@
     var holder = manageForm(event);
     if (holder) {
       sayInForm(holder, "Not saved (HTTP " + xhr.status + ")" + (detail ? ": " + detail : "."));
+    } else if (xhr.status === 400 && event.detail.elt && event.detail.elt.id === "controls") {
+      return;  // range.js says why, next to the fields, and puts the form back
     } else if (xhr.status === 400) {
       sayOnPage("That choice cannot be shown: " + (detail || "bad input."));
     } else {
@@ -219,15 +242,15 @@
   });
 
   htmx.onLoad(function (root) {
-    localizeTimes(root);
-    if (all(root, "#controls").length) {
-      // A whole page: first load, or back/forward restored from the server.
-      fillCustomRange(null, null, true);
-    } else {
-      all(root, "#charts[data-view-start]").forEach(function (charts) {
-        fillCustomRange(charts.getAttribute("data-view-start"), charts.getAttribute("data-view-end"), false);
-      });
+    TSMetrics.localizeTimes(root);
+    // For bench_dashboard.py: navigation start until the scorecard is on screen.
+    var html = document.documentElement;
+    if (!html.dataset.scorecardDrawnMs && all(root, "table.scorecard").length) {
+      requestAnimationFrame(function () { html.dataset.scorecardDrawnMs = String(Math.round(performance.now())); });
     }
-    if (root === document.body) schedule();
+    if (root === document.body) {
+      restoreAutoRefresh();
+      schedule();
+    }
   });
 })(window.TSMetrics);

@@ -22,6 +22,17 @@
       return new Date(moment).toISOString().slice(0, 16).replace("T", " ") + " UTC";
     },
 
+    // Times arrive in UTC: show them in the viewer's zone, and UTC on hover.
+    localizeTimes: function (root) {
+      window.TSMetrics.all(root, "time[datetime]").forEach(function (el) {
+        var date = new Date(el.getAttribute("datetime"));
+        if (isNaN(date)) return;
+        el.textContent = localFormat.format(date);
+        el.title = window.TSMetrics.utcLabel(date);
+      });
+      window.TSMetrics.all(root, "[data-time-zone]").forEach(function (el) { el.textContent = timeZone; });
+    },
+
     // The elements under `root` matching `selector`, `root` itself included:
     // htmx.onLoad hands over the swapped element, which may be the match.
     all: function (root, selector) {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.browser.test_dashboard import expect, wait_for_draw
+from tests.browser.test_dashboard import expect, open_details, wait_for_draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "/dashboard/abtests/feature_a"
@@ -46,6 +46,7 @@ def test_results_panel_and_lift_chart(browser_page):
     assert panel.locator("[data-srm]").count() == 0
 
     lift = page.locator("#lift-response_time")
+    open_details(page)
     lift.scroll_into_view_if_needed()
     page.wait_for_selector("#lift-response_time[data-drawn] canvas")
     ((label, points),) = lift_points(page, "response_time")

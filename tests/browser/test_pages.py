@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_dashboard import expect, wait_for_draw
+from tests.browser.test_dashboard import expect, open_details, wait_for_draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "/dashboard/abtests/feature_a"
@@ -76,8 +76,10 @@ def _baseline_globals(context) -> set[str]:
 
 
 def _show_lift(page, metric: str) -> None:
-    """Scroll the lift chart of `metric` into view (it loads then) and wait until it is drawn."""
+    """Open the detailed results, scroll the lift chart of `metric` into view (it loads then)
+    and wait until it is drawn."""
     page.wait_for_selector(f"#lift-{metric}", state="attached")
+    open_details(page)
     page.evaluate("(id) => document.getElementById(id).scrollIntoView()", f"lift-{metric}")
     page.wait_for_selector(f"#lift-{metric}[data-drawn] canvas", state="attached")
 
@@ -109,6 +111,7 @@ def test_every_page_loads_clean_with_one_global(browser_page, path):
         "all",
         "charts",
         "localTime",
+        "localizeTimes",
         "timeZone",
         "utcLabel",
     ]

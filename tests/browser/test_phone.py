@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import Watch
-from tests.browser.test_dashboard import expect
+from tests.browser.test_dashboard import expect, open_details
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "/dashboard/abtests/feature_a"
@@ -50,6 +50,7 @@ def test_each_treatment_shows_its_verdict_and_lift_without_scrolling_sideways(ph
     expect(panel.locator("table.comparison-table")).to_have_count(4)
     treatments = panel.locator("tr[data-variant=treatment]")
     expect(treatments).to_have_count(4)
+    open_details(phone)
     for index in range(4):
         row = treatments.nth(index)
         _inside(phone, row.locator("[data-field=verdict]"))
@@ -80,6 +81,7 @@ def test_wide_screens_keep_the_table(browser_page):
     page.goto(PAGE)
     panel = page.locator("#comparison")
     expect(panel.locator("table.comparison-table")).to_have_count(4)
+    open_details(page)
     expect(panel.locator("table.comparison-table thead").first).to_be_visible()
     display = panel.locator("tr[data-variant=treatment]").first.evaluate(
         "tr => getComputedStyle(tr).display"

@@ -86,7 +86,9 @@ def test_overview_page_includes_its_fragment(client, recent):
     # The fragment is exactly the part of the page it replaces.
     assert body.strip() in html
     assert 'href="/dashboard/abtests/feature_a"' in body
-    assert '<td class="num">60</td>' in body  # samples in the last 24 hours
+    assert (
+        '<td class="num" data-label="Samples, last 24 h">60</td>' in body
+    )  # samples in the last 24 hours
     assert "control, treatment" in body and "response_time" in body
 
 
@@ -128,7 +130,7 @@ def test_overview_links_its_json_twin_with_its_filters(client, db, recent):
     # The twin is the same computation: the page's rows are the JSON's.
     twin = client.get(link.group(1).replace("&amp;", "&")).get_json()["abTests"]
     assert [t["name"] for t in twin] == re.findall(r'href="/dashboard/abtests/([^"]+)"', fragment)
-    counts = re.findall(r'<td class="num">([\d,]+)</td>', fragment)
+    counts = re.findall(r'<td class="num" data-label="Samples, last 24 h">([\d,]+)</td>', fragment)
     assert [f"{t['recentSamples']:,}" for t in twin] == counts == ["60"]
 
 
@@ -154,7 +156,14 @@ def test_abtest_page_includes_its_fragment(client, recent):
     assert [s["variant"] for s in payload["series"]] == ["control", "treatment"]
     assert payload["unit"] == "ms"
     assert payload["granularity"] == "5m"  # auto over 24 hours: 1,441 minutes > 1,000
-    assert chart_payloads(page) == [payload]
+    # The x axis spans the range asked for: 24 hours to now (the second may have turned).
+    assert payload["endMs"] - payload["startMs"] == 24 * 3600 * 1000
+    assert payload["decimals"] == 2
+    (on_page,) = chart_payloads(page)
+    moving = ("startMs", "endMs")
+    assert {k: v for k, v in on_page.items() if k not in moving} == {
+        k: v for k, v in payload.items() if k not in moving
+    }
 
 
 def test_chart_lines_equal_the_json_api(client, recent):
@@ -218,7 +227,11 @@ def test_view_state_comes_from_the_url(client, recent, query, granularity, varia
     payloads = chart_payloads(fragment)
     if variants is None:  # a custom range before any sample: the empty state
         assert payloads == []
-        assert "No samples of feature_a in 2025-11-09 10:00 to 2025-11-09 13:00 UTC" in fragment
+        # The range as <time> elements, shown in the viewer's zone like every time on the page.
+        assert (
+            'No samples of feature_a in <time datetime="2025-11-09T10:00:00Z">2025-11-09 10:00 UTC'
+            '</time> to <time datetime="2025-11-09T13:00:00Z">2025-11-09 13:00 UTC</time>'
+        ) in fragment
         return
     (payload,) = payloads
     assert payload["granularity"] == granularity

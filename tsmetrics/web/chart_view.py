@@ -33,6 +33,8 @@ CUSTOM = "custom"
 DEFAULT_RANGE = "24h"
 # A chart line never draws more buckets than one page of the JSON API.
 MAX_POINTS = 10_000
+# The years a custom range may reach; the form's fields carry the same limits (min, max).
+YEAR_MIN, YEAR_MAX = 2000, 2099
 # An unencoded "+" of an offset arrives as a space: "...T12:00:00 01:00".
 _SPACE_FOR_PLUS = re.compile(r"(\d) (\d\d:?\d\d)$")
 
@@ -97,8 +99,8 @@ class ChartView:
 
 
 def iso_utc(moment: datetime) -> str:
-    """`moment` as ISO 8601 in UTC with a Z, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`moment` as ISO 8601 in UTC with a Z, to the second (the year always four digits)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _parse_moment(name: str, raw: str) -> datetime:
@@ -112,11 +114,13 @@ def _parse_moment(name: str, raw: str) -> datetime:
     # A datetime-local field sent without JavaScript has no offset: read it as UTC.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    # The API's own rule, so that a page and its JSON twin refuse the same moments.
-    problem = gran.date_problem(moment)
-    if problem:
-        raise BadView(f"{name}: {problem}")
-    return moment.astimezone(UTC).replace(microsecond=0)
+    try:
+        moment = moment.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise BadView(f"{name}: the year must be between {YEAR_MIN} and {YEAR_MAX}.") from None
+    if not YEAR_MIN <= moment.year <= YEAR_MAX:
+        raise BadView(f"{name}: the year must be between {YEAR_MIN} and {YEAR_MAX}.")
+    return moment
 
 
 def _parse_range(args: MultiDict[str, str], now: datetime) -> tuple[str, datetime, datetime]:

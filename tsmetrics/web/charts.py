@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -30,6 +31,9 @@ class Chart:
     granularity: str
     lines: tuple[SeriesLine, ...]
     too_many_points: int = 0
+    # The range asked for: the x axis spans exactly it, whatever the data covers.
+    start: datetime | None = None
+    end: datetime | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -43,6 +47,9 @@ class Chart:
             "unit": self.metric.unit,
             "granularity": self.granularity,
             "bucketSeconds": gran.GRANULARITIES[self.granularity],
+            "decimals": self.metric.display_decimals,
+            "startMs": int(self.start.timestamp() * 1000) if self.start else None,
+            "endMs": int(self.end.timestamp() * 1000) if self.end else None,
             "series": [
                 {
                     "variant": line.query.variant,
@@ -86,7 +93,14 @@ def build_chart(
     )
     read = read_series(conn, ask)
     too_many = read.bucket_count if read.bucket_count > MAX_POINTS else 0
-    return Chart(read.metric, read.granularity, read.lines, too_many_points=too_many)
+    return Chart(
+        read.metric,
+        read.granularity,
+        read.lines,
+        too_many_points=too_many,
+        start=view.start,
+        end=view.end,
+    )
 
 
 def build_charts(

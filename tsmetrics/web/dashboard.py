@@ -49,6 +49,8 @@ def _utc_label(moment: datetime) -> str:
 bp.add_app_template_filter(chart_view.iso_utc, "iso_utc")
 bp.add_app_template_filter(script_json, "script_json")
 bp.add_app_template_global(chart_view.MAX_POINTS, "max_points")
+bp.add_app_template_global(chart_view.YEAR_MIN, "year_min")
+bp.add_app_template_global(chart_view.YEAR_MAX, "year_max")
 
 
 def unavailable(fragment: str, **context: Any) -> Response:

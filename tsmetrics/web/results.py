@@ -86,6 +86,16 @@ def _unit_label(metric_comparison: compare.MetricComparison) -> str:
     return design.unit_label(metric_comparison.metric.analysis_unit, seconds)
 
 
+@bp.app_template_global("unit_short")
+def _unit_short(metric_comparison: compare.MetricComparison) -> str:
+    """The analysis unit in a few words, for the scorecard."""
+    methods = [c.method for c in metric_comparison.comparisons]
+    seconds = methods[0].unit_seconds if methods else None
+    if metric_comparison.metric.analysis_unit == "time" and seconds:
+        return f"paired {design.width_label(seconds)} means"
+    return "per sample"
+
+
 @bp.get("/<name>/comparison")
 def comparison(name: str) -> Response:
     """Each treatment against control over the page's range: the panel, or a page of its own."""
