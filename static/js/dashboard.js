@@ -59,6 +59,9 @@
 
   function refreshNow() {
     lastRefresh = Date.now();
+    // How many refreshes this page started: what "paused" is checked against.
+    var root = document.documentElement;
+    root.dataset.refreshes = String(Number(root.dataset.refreshes || 0) + 1);
     var charts = document.getElementById("charts");
     panelPending = true;
     all(document, "[data-refresh]").forEach(function (el) {
