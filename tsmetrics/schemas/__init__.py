@@ -76,3 +76,12 @@ class StrictInteger(fields.Integer):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return super()._validated(value)
+
+
+class StrictFloat(fields.Float):
+    """A JSON body's number: 1 or 0.5, never "1" or true."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, bool | str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
