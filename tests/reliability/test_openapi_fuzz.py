@@ -218,7 +218,13 @@ def _send_all(app, db, hands: list[fuzz_cases.Hand], test: str) -> None:
             reason = str(failure).splitlines()[0]
             failures.append(f"{hand.kind}: {hand.method} {hand.path[:100]} {body!r}: {reason}")
     ledger.finish()
-    _report(test=test, requests=sum(sent.values()), by_kind=dict(sent), failures=len(failures))
+    _report(
+        test=test,
+        requests=sum(sent.values()),
+        by_kind=dict(sent),
+        failures=len(failures),
+        ingest_requests_checked=ledger.checked,
+    )
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:40])
     assert min(sent.values()) >= 9
 

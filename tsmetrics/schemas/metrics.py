@@ -10,7 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.granularity import CHOICES, clamp
-from tsmetrics.schemas import DATE_RANGE_NOTE, supported_moment
+from tsmetrics.schemas import DATE_PATTERN, DATE_RANGE_NOTE, supported_moment
 from tsmetrics.schemas.guardrails import GUARDRAIL_ALERTS_DESCRIPTION, GuardrailAlertSchema
 
 SLUG = validate.Regexp(r"^[a-z0-9_-]{1,50}$", error="Must be 1 to 50 of a-z, 0-9, _ and -.")
@@ -29,7 +29,11 @@ def datetime_arg(description: str, example: str) -> fields.AwareDateTime:
         format="iso",
         validate=supported_moment,
         error_messages=_DATETIME_ERRORS,
-        metadata={"description": description + DATE_RANGE_NOTE, "example": example},
+        metadata={
+            "description": description + DATE_RANGE_NOTE,
+            "example": example,
+            "pattern": DATE_PATTERN,
+        },
     )
 
 
