@@ -8,6 +8,8 @@ rule the API enforces is stated in its OpenAPI document.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 
@@ -165,3 +167,37 @@ def test_the_openapi_document_states_the_rules(client):
     assert "415" in spec["paths"]["/ingest"]["post"]["responses"]
     sample = schemas["Sample"]["properties"]["time"]["description"]
     assert "7 days by default" in sample
+    # Patterns generators and validators of the document can use.
+    token = schemas["TokenCreate"]["properties"]
+    assert token["rateLimit"]["pattern"] and token["name"]["pattern"]
+    assert params["start"]["schema"]["pattern"] == params["end"]["schema"]["pattern"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "documented"),
+    [
+        ("1971-01-01T00:00:00-14:00", True),
+        ("9998-12-31T23:59:59+14:00", True),
+        ("1970-06-01T00:00:00Z", False),  # accepted, though the pattern is stricter
+        ("1969-12-31T23:59:59Z", False),
+        ("9999-06-01T00:00:00Z", False),
+    ],
+)
+def test_a_moment_the_date_pattern_admits_is_accepted(client, db, moment, documented):
+    spec = client.get("/openapi.json").get_json()
+    start = next(p for p in spec["paths"]["/metrics"]["get"]["parameters"] if p["name"] == "start")
+    assert bool(re.match(start["schema"]["pattern"], moment)) is documented
+    catalogue.ensure_abtest(db, "a", variants=["control", "treatment"])
+    catalogue.ensure_metric(db, "b", unit="ms")
+    query = {"abTestName": "a", "metricName": "b", "start": moment, "end": "9999-01-01T00:00:00Z"}
+    answered = client.get("/metrics", query_string={**query, "granularity": "1d"}).status_code
+    assert answered == 200 if documented or moment.startswith("1970") else answered == 400
+
+
+def test_a_search_with_nul_is_refused_by_name(client, db):
+    _refused(client.get("/overview", query_string={"q": "a\x00b"}), "q")
+
+
+@pytest.mark.parametrize("name", ["tab\there", "bell\x07"])
+def test_a_token_name_with_control_characters_is_refused_by_name(client, db, name):
+    _refused(client.post("/tokens", json={"name": name, "scopes": ["read"]}), "name")

@@ -129,7 +129,8 @@ def test_invalid_fields_are_inline_422_with_the_api_messages(client, db):
         json={
             "name": "Bad Name",
             "variants": ["only"],
-            "expectedSplit": ["1", "x"],
+            # What the form's "1, x" stands for: the API takes JSON numbers only.
+            "expectedSplit": [1, "x"],
             "status": "paused",
         },
     ).get_json()["errors"]

@@ -23,6 +23,10 @@ def supported_moment(moment: Any) -> None:
 # Appended to the description of every date-time input, so that the OpenAPI
 # document states the range the validator enforces.
 DATE_RANGE_NOTE = f" Supported range: {granularity.DATE_RANGE_TEXT}."
+# The range as a JSON Schema pattern on the year, for generators and validators
+# of the document: years 1971 to 9998, which lie inside the range whatever the
+# UTC offset (the API also takes the rest of 1970 and 9999-01-01T00:00:00Z).
+DATE_PATTERN = r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 
 
 class TextBodySchema(ma.Schema):
@@ -75,4 +79,13 @@ class StrictInteger(fields.Integer):
             raise self.make_error("invalid", input=value)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
+        return super()._validated(value)
+
+
+class StrictFloat(fields.Float):
+    """A JSON body's number: 1 or 0.5, never "1" or true."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, bool | str):
+            raise self.make_error("invalid", input=value)
         return super()._validated(value)

@@ -9,7 +9,13 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.management import expected_shares
-from tsmetrics.schemas import DATE_RANGE_NOTE, StrictBoolean, StrictInteger, supported_moment
+from tsmetrics.schemas import (
+    DATE_PATTERN,
+    DATE_RANGE_NOTE,
+    StrictBoolean,
+    StrictInteger,
+    supported_moment,
+)
 from tsmetrics.schemas.metrics import SLUG, ABTestSchema
 from tsmetrics.store.catalogue import INFERENCES, ABTest
 from tsmetrics.store.plans import MetricPlan
@@ -100,6 +106,7 @@ class InferenceLoadSchema(ma.Schema):
             "description": "When the test is planned to end (ISO 8601 with offset). Tunes the"
             " sequential inference and the unit `time`; dates the fixed horizon." + DATE_RANGE_NOTE,
             "example": "2025-11-30T00:00:00Z",
+            "pattern": DATE_PATTERN,
         },
     )
     planned_samples = _count(

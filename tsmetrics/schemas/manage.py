@@ -7,7 +7,13 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.schemas import ChangesSchema, StrictBoolean, StrictInteger, TextBodySchema
+from tsmetrics.schemas import (
+    ChangesSchema,
+    StrictBoolean,
+    StrictFloat,
+    StrictInteger,
+    TextBodySchema,
+)
 from tsmetrics.schemas.inference import InferenceFieldsSchema, InferenceLoadSchema
 from tsmetrics.schemas.metrics import SLUG
 from tsmetrics.store.catalogue import ABTEST_STATUSES, ANALYSIS_UNITS, METRIC_KINDS
@@ -67,7 +73,7 @@ def _variants(**kwargs: Any) -> fields.List:
 
 def _split(**kwargs: Any) -> fields.List:
     return FlatList(
-        fields.Float(
+        StrictFloat(
             validate=validate.Range(
                 min=MIN_WEIGHT, max=MAX_WEIGHT, error=f"Must be {MIN_WEIGHT} to {MAX_WEIGHT:,}."
             )

@@ -10,7 +10,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from tsmetrics.granularity import CHOICES, clamp
-from tsmetrics.schemas import DATE_RANGE_NOTE, supported_moment
+from tsmetrics.schemas import DATE_PATTERN, DATE_RANGE_NOTE, supported_moment
 from tsmetrics.schemas.guardrails import GUARDRAIL_ALERTS_DESCRIPTION, GuardrailAlertSchema
 from tsmetrics.sketches import QUANTILES
 
@@ -30,7 +30,11 @@ def datetime_arg(description: str, example: str) -> fields.AwareDateTime:
         format="iso",
         validate=supported_moment,
         error_messages=_DATETIME_ERRORS,
-        metadata={"description": description + DATE_RANGE_NOTE, "example": example},
+        metadata={
+            "description": description + DATE_RANGE_NOTE,
+            "example": example,
+            "pattern": DATE_PATTERN,
+        },
     )
 
 

@@ -30,7 +30,11 @@ class OverviewQueryArgsSchema(ma.Schema):
     )
     q = fields.String(
         load_default="",
-        validate=validate.Length(max=SEARCH_MAX),
+        validate=[
+            validate.Length(max=SEARCH_MAX),
+            # PostgreSQL text cannot hold NUL: refused here by name, not by the database.
+            validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL (\\u0000)."),
+        ],
         metadata={
             "description": "Only A/B tests whose name or title contains this text"
             " (case-insensitive).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from tsmetrics.schemas import DATE_RANGE_NOTE, TextBodySchema, supported_moment
+from tsmetrics.schemas import DATE_PATTERN, DATE_RANGE_NOTE, TextBodySchema, supported_moment
 from tsmetrics.schemas.manage import FlatList
 from tsmetrics.security.startup import SettingError, check_rate_limit
 from tsmetrics.security.tokens import SCOPES
@@ -32,6 +32,13 @@ class CreatedTokenSchema(TokenSchema):
     )
 
 
+# The same rule as security.tokens' name check, stated where the OpenAPI document shows it.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,100}$"
+_PER = r"\s*0*[1-9][0-9]*\s*(/|per)\s*(0*[1-9][0-9]*\s*)?(second|minute|hour|day|month|year)s?\s*"
+# Flask-Limiter's notation with at least 1 request per period; check_rate_limit decides.
+RATE_PATTERN = rf"^{_PER}([;,]{_PER})*$"
+
+
 def _rate(value: str) -> None:
     try:
         check_rate_limit(value, "rateLimit")
@@ -47,7 +54,9 @@ class TokenCreateSchema(TextBodySchema):
 
     name = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=100),
+        validate=validate.Regexp(
+            NAME_PATTERN, error="Must be 1 to 100 characters without control characters."
+        ),
         metadata={"description": "What the token is for.", "example": "ci-ingest"},
     )
     scopes = FlatList(
@@ -62,6 +71,7 @@ class TokenCreateSchema(TextBodySchema):
         metadata={
             "description": "When the token stops working; in the future." + DATE_RANGE_NOTE,
             "example": "2030-12-31T00:00Z",
+            "pattern": DATE_PATTERN,
         },
     )
     rateLimit = fields.String(
@@ -70,5 +80,6 @@ class TokenCreateSchema(TextBodySchema):
             "description": "Its own rate instead of the defaults, in Flask-Limiter's notation"
             " (`60/minute`, `10/second;600/hour`), at least 1 per period.",
             "example": "60/minute",
+            "pattern": RATE_PATTERN,
         },
     )

@@ -131,7 +131,7 @@ def abtest_body(form: Mapping[str, str], *, creating: bool) -> dict[str, Any]:
     body: dict[str, Any] = {key: form.get(key, "").strip() for key in _ABTEST_TEXT}
     body |= _plan_fields(form, creating)
     variants = _items(form.get("variants", ""), _ITEMS)
-    split = _items(form.get("expectedSplit", ""), _NUMBERS)
+    split = [_number(item, float) for item in _items(form.get("expectedSplit", ""), _NUMBERS)]
     if not creating:
         # An empty split is an equal one; empty variants are refused by the schema.
         return body | {"variants": variants, "expectedSplit": split or None}
