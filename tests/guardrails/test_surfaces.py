@@ -64,7 +64,7 @@ def test_overview_json_and_page_show_the_alert_on_the_row(client, raised):
     assert [a["metric"] for a in tests["checkout"]["guardrailAlerts"]] == ["response_time"]
     assert tests["quiet"]["guardrailAlerts"] == []
     page = client.get("/dashboard/", headers=HTML).text
-    cells = re.findall(r"<td data-guardrails>(.*?)</td>", page, re.S)
+    cells = re.findall(r"<td[^>]* data-guardrails>(.*?)</td>", page, re.S)
     assert len(cells) == 2
     assert "1 raised</a>" in cells[0] and "response_time (treatment)" in cells[0]
     assert 'href="/dashboard/abtests/checkout"' in cells[0]
