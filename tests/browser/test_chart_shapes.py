@@ -2,7 +2,8 @@
 
 The chart must draw the fields its JSON twin answers (line: q.p95, band: q.p5 to
 q.p95), and the line and band controls must survive a refresh and a reload, as
-the range and granularity do. Waits use selectors and Playwright's expectations.
+the range and granularity do; back returns to the view before. Waits use selectors
+and Playwright's expectations.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from tests.browser.test_dashboard import expect, wait_for_draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGE = "/dashboard/abtests/feature_a"
-# Per dataset of the response_time chart: its label, and [y, low, high, q] of every drawn point.
+# Per dataset of the response_time chart: its label, and [y, low, high, q, a] of each drawn point.
 DRAWN = """() => TSMetrics.charts.get('chart-response_time').data.datasets.map(d =>
-    [d.label, d.data.filter(p => p.raw).map(p => [p.y, p.low, p.high, p.raw.q])])"""
+    [d.label, d.data.filter(p => p.raw).map(p => [p.y, p.low, p.high, p.raw.q, p.raw.a])])"""
 
 
 def _drawn(page) -> dict[str, list]:
@@ -44,7 +45,7 @@ def _assert_p95_line_with_p5_p95_band(page, base_url: str) -> None:
     for variant, points in drawn.items():
         answered = twins[variant]["datapoints"]
         assert len(points) == len(answered) > 100
-        for (y, low, high, q), datapoint in zip(points, answered, strict=True):
+        for (y, low, high, q, _mean), datapoint in zip(points, answered, strict=True):
             assert q == datapoint["q"]
             assert [y, low, high] == [q["p95"], q["p5"], q["p95"]]
             assert low <= high
@@ -58,7 +59,7 @@ def test_p95_line_and_p5_p95_band_survive_refresh_and_reload(browser_page, live_
     expect(page.locator("#band")).to_have_value("p5-p95")
     # The default: the mean, and the p5-p95 band.
     for points in _drawn(page).values():
-        assert all([low, high] == [q["p5"], q["p95"]] for _y, low, high, q in points)
+        assert all([y, low, high] == [a, q["p5"], q["p95"]] for y, low, high, q, a in points)
 
     page.select_option("#line", "p95")
     page.wait_for_url("**line=p95**")
@@ -82,4 +83,13 @@ def test_p95_line_and_p5_p95_band_survive_refresh_and_reload(browser_page, live_
     expect(page.locator("#line")).to_have_value("p95")
     expect(page.locator("#band")).to_have_value("p5-p95")
     _assert_p95_line_with_p5_p95_band(page, live_server.url)
+
+    # Back: the view before, the mean line and its controls.
+    page.go_back()
+    page.wait_for_url("**/feature_a?range=6h")
+    expect(page.locator("#line")).to_have_value("mean")
+    expect(page.locator("#chart-response_time .chart-meta")).to_have_attribute("data-line", "mean")
+    expect(page.locator("#chart-response_time[data-drawn]")).to_be_attached()
+    for points in _drawn(page).values():
+        assert all([y, low, high] == [a, q["p5"], q["p95"]] for y, low, high, q, a in points)
     watch.assert_clean()
