@@ -5,7 +5,9 @@
 // and may hold a "Show as table" <details class="chart-table"> with a
 // [data-chart-table] holder, filled when first opened. The kinds:
 // - "series": GET /metrics's datapoints per variant (t = bucket start in epoch
-//   seconds, a = mean, l = min, h = max): a line per variant, a band from min to max;
+//   seconds, a = mean, l = min, h = max, q = percentiles when asked for): a line per
+//   variant and a band, each drawn from the fields the payload names (`line`, e.g. "a"
+//   or "q.p95"; `band`, e.g. ["l", "h"] or ["q.p5", "q.p95"]);
 // - "lift": GET /abtest/{name}/compare/over-time's body: per treatment, the cumulative
 //   relative lift in % and a band for its 95% interval.
 // A registry keeps each frame's Chart by the frame's id, so a chart can be updated in
@@ -115,6 +117,15 @@
     return out;
   }
 
+  // A datapoint's field by name: "a", or "q.p95" for a percentile (split at the first
+  // dot: "q.p99.9"). Null when the bucket has none (q is null for buckets stored before
+  // the metric kept distributions).
+  function field(p, name) {
+    var dot = name.indexOf(".");
+    var value = dot < 0 ? p[name] : (p[name.slice(0, dot)] || {})[name.slice(dot + 1)];
+    return value === undefined ? null : value;
+  }
+
   // A point per bucket: x, y (the line's field of the datapoint) and the band's two
   // fields (`band`, e.g. ["l", "h"] for min and max; any two per-point fields will do).
   // A missing bucket breaks the line (a null point) instead of bridging the gap.
@@ -124,17 +135,19 @@
     points.forEach(function (p) {
       var x = p.t * 1000;
       if (previous !== null && x - previous > bucketMs) out.push({ x: previous + bucketMs, y: null, low: null, high: null });
-      out.push({ x: x, y: p[line], low: p[band[0]], high: p[band[1]], raw: p });
+      out.push({ x: x, y: field(p, line), low: field(p, band[0]), high: field(p, band[1]), raw: p });
       previous = x;
     });
     return out;
   }
 
-  function eachRun(data, callback) {
+  // Each run of consecutive points that have `keys` (default: the line's y).
+  function eachRun(data, callback, keys) {
     var run = [];
+    keys = keys || ["y"];
     for (var i = 0; i <= data.length; i++) {
       var p = data[i];
-      if (p && p.y !== null) { run.push(p); continue; }
+      if (p && keys.every(function (key) { return p[key] !== null; })) { run.push(p); continue; }
       if (run.length) callback(run);
       run = [];
     }
@@ -175,6 +188,7 @@
         ctx.strokeStyle = dataset.bandEdge;
         ctx.lineWidth = 1;
         ctx.setLineDash(index % 2 ? [2, 3] : [6, 3]);
+        // A bucket without the band's fields (no percentiles yet) breaks the band.
         eachRun(dataset.data, function (run) {
           var top = run.map(function (p) { return [xs.getPixelForValue(p.x), ys.getPixelForValue(p.high)]; });
           var bottom = run.map(function (p) { return [xs.getPixelForValue(p.x), ys.getPixelForValue(p.low)]; });
@@ -188,7 +202,7 @@
             edge.forEach(function (xy, k) { if (k === 0) ctx.moveTo(xy[0], xy[1]); else ctx.lineTo(xy[0], xy[1]); });
             ctx.stroke();
           });
-        });
+        }, ["low", "high"]);
       });
       ctx.restore();
     },
@@ -222,8 +236,9 @@
       return payload.series.map(function (s) {
         var lowest = Infinity, highest = -Infinity;
         s.points.forEach(function (p) {
-          if (p[band[0]] < lowest) lowest = p[band[0]];
-          if (p[band[1]] > highest) highest = p[band[1]];
+          var low = field(p, band[0]), high = field(p, band[1]);
+          if (low !== null && low < lowest) lowest = low;
+          if (high !== null && high > highest) highest = high;
         });
         var hue = colour(s.slot);
         return {
@@ -236,6 +251,7 @@
     options: function (payload, frame) {
       var unit = payload.unit ? " " + payload.unit : "";
       var format = decimalsFormat(payload);
+      var lineName = payload.lineName || "mean", bandName = payload.bandName || "min–max";
       // Each chart its own legend, so a chart read far from the controls still names its lines.
       var options = lineOptions(payload.unit || payload.metric, { display: true }, {
         callbacks: {
@@ -245,35 +261,41 @@
           },
           label: function (item) {
             var p = item.raw;
-            return item.dataset.label + ": " + format.format(p.y) + unit +
-              " (band " + format.format(p.low) + " to " + format.format(p.high) + ")";
+            var band = p.low === null || p.high === null ? "no " + bandName + " band" :
+              bandName + " " + format.format(p.low) + " to " + format.format(p.high);
+            return item.dataset.label + ": " + lineName + " " + format.format(p.y) + unit + " (" + band + ")";
           },
         },
       }, payload);
       options.plugins.tsmBand = { full: fullBand(frame) };
       return options;
     },
+    // Mean, min and max, then each percentile the chart shows (its line's and band's).
     table: function (payload) {
       var format = decimalsFormat(payload);
+      var quantiles = payload.quantiles || [];
+      var names = ["mean", "min", "max"].concat(quantiles);
       var byTime = {};
       payload.series.forEach(function (s, i) {
         s.points.forEach(function (p) { (byTime[p.t] = byTime[p.t] || [])[i] = p; });
       });
       var top = [{ text: "Bucket start", rows: 2 }], sub = [];
       payload.series.forEach(function (s) {
-        top.push({ text: s.variant, span: 3 });
-        ["mean", "min", "max"].forEach(function (name) { sub.push({ text: name, num: true }); });
+        top.push({ text: s.variant, span: names.length });
+        names.forEach(function (name) { sub.push({ text: name, num: true }); });
       });
       var rows = Object.keys(byTime).map(Number).sort(function (a, b) { return a - b; }).map(function (t) {
         var row = [t];
         payload.series.forEach(function (s, i) {
           var p = byTime[t][i];
           row.push(number(p && p.a, format), number(p && p.l, format), number(p && p.h, format));
+          quantiles.forEach(function (name) { row.push(number(p && field(p, "q." + name), format)); });
         });
         return row;
       });
       var unit = payload.unit ? " (" + payload.unit + ")" : "";
-      return table(payload.metric + unit + ": mean, minimum and maximum per " + payload.granularity +
+      var shown = quantiles.length ? "mean, minimum, maximum and " + quantiles.join(", ") : "mean, minimum and maximum";
+      return table(payload.metric + unit + ": " + shown + " per " + payload.granularity +
         " bucket; times in " + TSMetrics.timeZone, [top, sub], rows);
     },
   };

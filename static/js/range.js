@@ -85,6 +85,11 @@
     if (radio) radio.checked = true;
     var granularity = controls.querySelector("select[name=granularity]");
     if (granularity && charts.dataset.viewGranularity) granularity.value = charts.dataset.viewGranularity;
+    ["line", "band"].forEach(function (name) {
+      var select = controls.querySelector("select[name=" + name + "]");
+      var shown = charts.dataset["view" + name[0].toUpperCase() + name.slice(1)];
+      if (select && shown) select.value = shown;
+    });
     fillCustomRange(charts.dataset.viewStart, charts.dataset.viewEnd, true);
   }
 

@@ -1,4 +1,4 @@
-"""What an A/B test page shows (range, granularity, variants), read from and written to its URL.
+"""What an A/B test page shows (range, granularity, variants, line, band), as its URL says.
 
 The URL is the page's state: a view can be bookmarked and shared, and the back
 button returns to it. `ChartView.params()` is the canonical, minimal query.
@@ -35,12 +35,56 @@ DEFAULT_RANGE = "24h"
 MAX_POINTS = 10_000
 # The years a custom range may reach; the form's fields carry the same limits (min, max).
 YEAR_MIN, YEAR_MAX = 2000, 2099
+# What a distribution metric's chart draws: its line, and its band's edges (percentile names).
+LINES = ("mean", "p50", "p95", "p99")
+BANDS: dict[str, tuple[str, ...]] = {
+    "p5-p95": ("p5", "p95"),
+    "p25-p75": ("p25", "p75"),
+    "minmax": (),
+}
+DEFAULT_LINE, DEFAULT_BAND = "mean", "p5-p95"
+# In words, with an en dash (written as an escape: ruff's RUF001 flags the character).
+BAND_LABELS = {"p5-p95": "p5\u2013p95", "p25-p75": "p25\u2013p75", "minmax": "min\u2013max"}
 # An unencoded "+" of an offset arrives as a space: "...T12:00:00 01:00".
 _SPACE_FOR_PLUS = re.compile(r"(\d) (\d\d:?\d\d)$")
 
 
 class BadView(ValueError):
     """A query parameter of a page cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one chart draws: its line (mean or a percentile) and its band."""
+
+    line: str = "mean"
+    band: str = "minmax"
+
+    @property
+    def quantiles(self) -> tuple[str, ...]:
+        """The percentiles the chart reads (its /metrics `quantiles`), in increasing order."""
+        names = {*BANDS[self.band], *([self.line] if self.line != "mean" else [])}
+        return tuple(sorted(names, key=lambda name: float(name[1:])))
+
+    @property
+    def line_field(self) -> str:
+        """The datapoint field the line draws: `a`, or `q.<percentile>`."""
+        return "a" if self.line == "mean" else f"q.{self.line}"
+
+    @property
+    def band_fields(self) -> tuple[str, str]:
+        """The datapoint fields of the band's lower and upper edges."""
+        low_high = BANDS[self.band]
+        return (f"q.{low_high[0]}", f"q.{low_high[1]}") if low_high else ("l", "h")
+
+    @property
+    def band_label(self) -> str:
+        """The band in words, e.g. `p5` to `p95` joined by an en dash."""
+        return BAND_LABELS[self.band]
+
+
+# A metric that keeps no distribution has only mean, minimum and maximum per bucket.
+PLAIN = Shape()
 
 
 @dataclass(frozen=True)
@@ -53,6 +97,9 @@ class ChartView:
     granularity: str
     variants: tuple[str, ...]
     all_variants: tuple[str, ...]
+    # For distribution metrics only; the others always draw PLAIN.
+    line: str = DEFAULT_LINE
+    band: str = DEFAULT_BAND
 
     @property
     def is_custom(self) -> bool:
@@ -71,7 +118,15 @@ class ChartView:
         if self.variants != self.all_variants:
             # An empty value keeps "no variant" apart from "no choice made" (all).
             params["variant"] = list(self.variants) or [""]
+        if self.line != DEFAULT_LINE:
+            params["line"] = self.line
+        if self.band != DEFAULT_BAND:
+            params["band"] = self.band
         return params
+
+    def shape(self, distribution: bool) -> Shape:
+        """What a chart of a metric draws: the chosen line and band if it keeps distributions."""
+        return Shape(self.line, self.band) if distribution else PLAIN
 
     def with_granularity(self, granularity: str) -> ChartView:
         """The same view at another granularity."""
@@ -152,6 +207,12 @@ def parse_view(
     granularity = args.get("granularity") or gran.AUTO
     if granularity not in gran.CHOICES:
         raise BadView(f"granularity: one of {', '.join(gran.CHOICES)}.")
+    line = args.get("line") or DEFAULT_LINE
+    if line not in LINES:
+        raise BadView(f"line: one of {', '.join(LINES)}.")
+    band = args.get("band") or DEFAULT_BAND
+    if band not in BANDS:
+        raise BadView(f"band: one of {', '.join(BANDS)}.")
     chosen = set(args.getlist("variant")) if "variant" in args else set(variants)
     return ChartView(
         range=range_name,
@@ -160,4 +221,6 @@ def parse_view(
         granularity=granularity,
         variants=tuple(v for v in variants if v in chosen),
         all_variants=tuple(variants),
+        line=line,
+        band=band,
     )

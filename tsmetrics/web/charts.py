@@ -20,7 +20,7 @@ from tsmetrics import granularity as gran
 from tsmetrics.series import SeriesAsk, SeriesLine, read_series
 from tsmetrics.store import catalogue, horizons, series
 from tsmetrics.store.horizons import Horizon
-from tsmetrics.web.chart_view import MAX_POINTS, ChartView
+from tsmetrics.web.chart_view import MAX_POINTS, PLAIN, ChartView, Shape
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class Chart:
     # The range asked for: the x axis spans exactly it, whatever the data covers.
     start: datetime | None = None
     end: datetime | None = None
+    # The line and band drawn; the percentiles they need are the lines' `quantiles`.
+    shape: Shape = PLAIN
+
+    @property
+    def quantiles_arg(self) -> str | None:
+        """The `quantiles` of the lines' /metrics URLs (None: the chart reads none)."""
+        return ",".join(self.shape.quantiles) or None
 
     @property
     def is_empty(self) -> bool:
@@ -41,7 +48,11 @@ class Chart:
         return not self.too_many_points and not any(line.answer.count for line in self.lines)
 
     def payload(self) -> dict[str, Any]:
-        """What static/js/charts.js draws: the API's datapoints, one list per variant."""
+        """What static/js/charts.js draws: the API's datapoints, one list per variant.
+
+        `line` and `band` name the datapoint fields drawn (`a`, `l`, `h` or
+        `q.<percentile>`), `lineName` and `bandName` say them in words.
+        """
         return {
             "metric": self.metric.name,
             "unit": self.metric.unit,
@@ -50,6 +61,11 @@ class Chart:
             "decimals": self.metric.display_decimals,
             "startMs": int(self.start.timestamp() * 1000) if self.start else None,
             "endMs": int(self.end.timestamp() * 1000) if self.end else None,
+            "line": self.shape.line_field,
+            "band": list(self.shape.band_fields),
+            "lineName": self.shape.line,
+            "bandName": self.shape.band_label,
+            "quantiles": list(self.shape.quantiles),
             "series": [
                 {
                     "variant": line.query.variant,
@@ -79,6 +95,7 @@ def build_chart(
     horizons: Mapping[str, Horizon] | None = None,
 ) -> Chart:
     """One chart: a line per chosen variant, each the body GET /metrics gives for it."""
+    shape = view.shape(metric.distribution)
     ask = SeriesAsk(
         abtest=abtest,
         metric=metric,
@@ -89,6 +106,7 @@ def build_chart(
         limit=MAX_POINTS,
         auto_max_buckets=auto_max_buckets,
         max_buckets=MAX_POINTS,
+        quantiles=shape.quantiles,
         horizons=horizons,
     )
     read = read_series(conn, ask)
@@ -100,6 +118,7 @@ def build_chart(
         too_many_points=too_many,
         start=view.start,
         end=view.end,
+        shape=shape,
     )
 
 

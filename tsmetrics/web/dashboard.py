@@ -31,6 +31,9 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
 # The id of the A/B test page's form: only its requests move the browser history.
 CONTROLS_ID = "controls"
+# The line and band controls' options, in the order the form lists them.
+LINE_CHOICES = (("mean", "mean"), ("p50", "p50 (median)"), ("p95", "p95"), ("p99", "p99"))
+BAND_CHOICES = tuple(chart_view.BAND_LABELS.items())
 
 
 @bp.record_once
@@ -126,6 +129,9 @@ def abtest(name: str) -> Response:
         "refresh_url": page_url,
         "presets": chart_view.PRESETS,
         "granularities": (gran.AUTO, *gran.GRANULARITIES),
+        "has_distributions": any(chart.metric.distribution for chart in charts),
+        "line_choices": LINE_CHOICES,
+        "band_choices": BAND_CHOICES,
     }
     response = respond("dashboard/abtest.html", "dashboard/_charts.html", context)
     if hx.wants_fragment and hx.trigger == CONTROLS_ID:
