@@ -32,7 +32,9 @@ def test_results_panel_and_lift_chart(browser_page):
     wait_for_draw(page, 1)
     panel = page.locator("#comparison")
     # The panel loads after the page, over the page's range (24 hours).
-    expect(panel.locator("table.comparison-table")).to_have_count(4)
+    expect(panel.locator("table.comparison-table[data-metric]")).to_have_count(4)
+    # Percentile tables for the demo's three distribution metrics, not add_to_cart.
+    expect(panel.locator("table.quantile-table")).to_have_count(3)
     assert panel.get_attribute("data-view") == "24h"
     verdicts = panel.locator("tr[data-variant=treatment] .verdict")
     expect(verdicts).to_have_count(4)
@@ -59,7 +61,7 @@ def test_results_panel_and_lift_chart(browser_page):
     page.wait_for_url(f"**{PAGE}?range=6h")
     # Its own form carries the range it was computed for.
     page.wait_for_selector("#comparison input[name=range][value='6h']", state="attached")
-    expect(panel.locator("table.comparison-table")).to_have_count(4)
+    expect(panel.locator("table.comparison-table[data-metric]")).to_have_count(4)
     href = panel.locator(".range-summary a").first.get_attribute("href")
     assert href.startswith("/abtest/feature_a/compare?start=")
     page.wait_for_load_state("networkidle")  # the lift charts in view load again

@@ -47,7 +47,7 @@ def _inside(page, locator) -> None:
 def test_each_treatment_shows_its_verdict_and_lift_without_scrolling_sideways(phone, artifacts):
     phone.goto(PAGE)
     panel = phone.locator("#comparison")
-    expect(panel.locator("table.comparison-table")).to_have_count(4)
+    expect(panel.locator("table.comparison-table[data-metric]")).to_have_count(4)
     treatments = panel.locator("tr[data-variant=treatment]")
     expect(treatments).to_have_count(4)
     open_details(phone)
@@ -80,7 +80,7 @@ def test_wide_screens_keep_the_table(browser_page):
     page, _watch = browser_page
     page.goto(PAGE)
     panel = page.locator("#comparison")
-    expect(panel.locator("table.comparison-table")).to_have_count(4)
+    expect(panel.locator("table.comparison-table[data-metric]")).to_have_count(4)
     open_details(page)
     expect(panel.locator("table.comparison-table thead").first).to_be_visible()
     display = panel.locator("tr[data-variant=treatment]").first.evaluate(
