@@ -20,8 +20,11 @@ CREATE TABLE data_horizons (
 -- with CREATE TABLE + ATTACH rather than CREATE TABLE ... PARTITION OF: ATTACH
 -- takes SHARE UPDATE EXCLUSIVE on `samples`, which concurrent inserts do not
 -- wait for. A day whose rows already sit in the DEFAULT partition is left to
--- `tsmetrics maintain`, which moves them (ATTACH would fail on them). The
--- advisory lock per day makes two writers creating the same day take turns.
+-- `tsmetrics maintain`, which moves them (ATTACH would fail on them). One
+-- advisory lock for every partition change makes writers take turns: ATTACH
+-- also takes ACCESS EXCLUSIVE on the DEFAULT partition, so two writers each
+-- attaching its own day (one reading the DEFAULT partition, the other holding
+-- `samples`) would otherwise deadlock.
 -- Returns how many partitions it created; 0 where samples is not partitioned.
 CREATE FUNCTION ensure_sample_partitions(days date[]) RETURNS integer
 LANGUAGE plpgsql AS $$
@@ -29,6 +32,7 @@ DECLARE
     day date;
     part text;
     made integer := 0;
+    locked boolean := false;
 BEGIN
     IF (SELECT relkind FROM pg_class WHERE oid = 'samples'::regclass) <> 'p' THEN
         RETURN 0;
@@ -36,7 +40,10 @@ BEGIN
     FOREACH day IN ARRAY days LOOP
         part := 'samples_' || to_char(day, 'YYYYMMDD');
         CONTINUE WHEN to_regclass(quote_ident(part)) IS NOT NULL;
-        PERFORM pg_advisory_xact_lock(7362104222000000 + (day - DATE '1970-01-01'));
+        IF NOT locked THEN
+            PERFORM pg_advisory_xact_lock(7362104222000000);
+            locked := true;
+        END IF;
         CONTINUE WHEN to_regclass(quote_ident(part)) IS NOT NULL;
         CONTINUE WHEN EXISTS (
             SELECT FROM samples_default

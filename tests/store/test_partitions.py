@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -138,3 +139,38 @@ def test_the_insert_path_makes_a_days_partition_before_its_rows(db, feature_a):
     insert_samples(db, SampleColumns.from_rows([(day.timestamp(), 1.5, test.id, metric.id, 0)]))
     where = db.execute("SELECT tableoid::regclass::text FROM samples").fetchall()
     assert where == [(f"samples_{day:%Y%m%d}",)]
+
+
+def test_writers_making_different_days_at_once_take_turns(db, feature_a, database_url):
+    # Each ATTACH also locks the DEFAULT partition: without one lock for every
+    # partition change, two writers each making its own day deadlocked (seen in CI).
+    test, metric = feature_a
+    writers, rounds = 4, 6
+    first = (datetime.now(UTC) - timedelta(days=400)).replace(hour=6, minute=0, second=0)
+    barrier = threading.Barrier(writers, timeout=120)
+    failures: list[BaseException] = []
+
+    def write(index: int) -> None:
+        try:
+            with psycopg.connect(database_url) as conn:
+                for r in range(rounds):
+                    day = first + timedelta(days=r * writers + index)
+                    rows = [(day.timestamp() + s, 1.0, test.id, metric.id, 0) for s in range(3)]
+                    barrier.wait()
+                    with conn.transaction():
+                        insert_samples(conn, SampleColumns.from_rows(rows))
+        except BaseException as error:  # reported below, not lost in the thread
+            failures.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not failures, failures
+    placed = db.execute(
+        "SELECT count(DISTINCT tableoid), count(*) FROM samples"
+        " WHERE tableoid <> 'samples_default'::regclass"
+    ).fetchone()
+    assert placed == (writers * rounds, writers * rounds * 3)

@@ -152,10 +152,8 @@ def move_default_day(conn: psycopg.Connection, day: date) -> int:
     name = sql.Identifier(f"samples_{day:%Y%m%d}")
     with conn.transaction():
         conn.execute("SET LOCAL lock_timeout = '5s'")
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(7362104222000000 + (%s::date - DATE '1970-01-01'))",
-            [day],
-        )
+        # The lock of every partition change (migrations/0013_partitions.sql).
+        conn.execute("SELECT pg_advisory_xact_lock(7362104222000000)")
         conn.execute("LOCK TABLE samples_default IN EXCLUSIVE MODE")
         conn.execute(
             sql.SQL(
