@@ -38,7 +38,8 @@ def test_scorecard_then_charts_within_the_first_screen(browser_page, artifacts):
     assert legend == [[True, ["control", "treatment"]]] * 4
     # The same report as the detailed tables: the same verdicts, metric by metric.
     detailed = page.evaluate(
-        """() => Array.from(document.querySelectorAll('table.comparison-table[data-metric]')).map(t =>
+        """() => Array.from(document.querySelectorAll('table.comparison-table[data-metric]'))
+             .map(t =>
                [t.dataset.metric, t.querySelector('tr[data-variant=treatment] [data-field=verdict]')
                    .dataset.value])"""
     )
