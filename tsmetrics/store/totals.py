@@ -113,11 +113,10 @@ class VariantTotals:
     hi: float
 
 
-# One index-only range scan of the rollups' primary key per (piece, metric,
-# variant): every column before `bucket` in the key is fixed by equality.
-_SELECT_TOTALS = """
-SELECT r.metric_id, r.variant, sum(r.n)::bigint, sum(r.total), sum(r.total_sq),
-       min(r.lo), max(r.hi)
+# The rollup rows of a window's tiles (`window_params`): one index range scan of
+# the rollups' primary key per (piece, metric, variant), every column before
+# `bucket` in the key fixed by equality.
+TILED_ROLLUPS = """
 FROM unnest(%(seconds)s::integer[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
          AS p(seconds, first_bucket, past_bucket)
 CROSS JOIN unnest(%(metric_ids)s::smallint[]) AS m(id)
@@ -125,13 +124,39 @@ CROSS JOIN generate_series(0, %(variants)s - 1) AS v(position)
 JOIN rollups r
   ON r.abtest_id = %(abtest_id)s AND r.metric_id = m.id AND r.bucket_seconds = p.seconds
  AND r.variant = v.position AND r.bucket >= p.first_bucket AND r.bucket < p.past_bucket
-GROUP BY r.metric_id, r.variant
-ORDER BY r.metric_id, r.variant
 """
+
+_SELECT_TOTALS = (
+    "SELECT r.metric_id, r.variant, sum(r.n)::bigint, sum(r.total), sum(r.total_sq),"
+    " min(r.lo), max(r.hi)"
+    + TILED_ROLLUPS
+    + "GROUP BY r.metric_id, r.variant ORDER BY r.metric_id, r.variant"
+)
 
 
 def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def window_params(
+    conn: psycopg.Connection,
+    *,
+    abtest_id: int,
+    metric_ids: list[int],
+    variants: int,
+    start: int,
+    end: int,
+) -> dict:
+    """TILED_ROLLUPS' parameters for these metrics and variant positions over the window."""
+    pieces = window_tiles(conn, start, end)
+    return {
+        "seconds": [p.seconds for p in pieces],
+        "starts": [_at(p.start) for p in pieces],
+        "ends": [_at(p.end) for p in pieces],
+        "metric_ids": metric_ids,
+        "variants": variants,
+        "abtest_id": abtest_id,
+    }
 
 
 def variant_totals(
@@ -149,15 +174,9 @@ def variant_totals(
     the finer rollups, the window is `kept_window` of it (callers that show the
     window widen it first) and each part is read from the sizes still kept.
     """
-    pieces = window_tiles(conn, start, end)
-    params = {
-        "seconds": [p.seconds for p in pieces],
-        "starts": [_at(p.start) for p in pieces],
-        "ends": [_at(p.end) for p in pieces],
-        "metric_ids": metric_ids,
-        "variants": variants,
-        "abtest_id": abtest_id,
-    }
+    params = window_params(
+        conn, abtest_id=abtest_id, metric_ids=metric_ids, variants=variants, start=start, end=end
+    )
     with conn.cursor(row_factory=args_row(VariantTotals)) as cur:
         return cur.execute(_SELECT_TOTALS, params).fetchall()
 

@@ -12,13 +12,12 @@ or one holding fewer samples than its `n`: `covered` < `n` tells the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import psycopg
 
 from tsmetrics import sketches
-from tsmetrics.store.totals import window_tiles
+from tsmetrics.store.totals import TILED_ROLLUPS, window_params
 
 
 @dataclass(frozen=True)
@@ -37,20 +36,7 @@ class VariantSketch:
 
 
 # The same index range scans as store.totals' totals, one row per bucket.
-_SELECT_SKETCHES = """
-SELECT r.metric_id, r.variant, r.n, r.sketch
-FROM unnest(%(seconds)s::integer[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
-         AS p(seconds, first_bucket, past_bucket)
-CROSS JOIN unnest(%(metric_ids)s::smallint[]) AS m(id)
-CROSS JOIN generate_series(0, %(variants)s - 1) AS v(position)
-JOIN rollups r
-  ON r.abtest_id = %(abtest_id)s AND r.metric_id = m.id AND r.bucket_seconds = p.seconds
- AND r.variant = v.position AND r.bucket >= p.first_bucket AND r.bucket < p.past_bucket
-"""
-
-
-def _at(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+_SELECT_SKETCHES = "SELECT r.metric_id, r.variant, r.n, r.sketch" + TILED_ROLLUPS
 
 
 def variant_sketches(
@@ -67,15 +53,9 @@ def variant_sketches(
     Read from the same rollup ranges as the totals (`totals.window_tiles`), so
     where retention dropped the finer rollups the sketches cover what the counts do.
     """
-    pieces = window_tiles(conn, start, end)
-    params = {
-        "seconds": [p.seconds for p in pieces],
-        "starts": [_at(p.start) for p in pieces],
-        "ends": [_at(p.end) for p in pieces],
-        "metric_ids": metric_ids,
-        "variants": variants,
-        "abtest_id": abtest_id,
-    }
+    params = window_params(
+        conn, abtest_id=abtest_id, metric_ids=metric_ids, variants=variants, start=start, end=end
+    )
     rows = conn.execute(_SELECT_SKETCHES, params).fetchall()
     keys = sorted({(metric_id, variant) for metric_id, variant, _, _ in rows})
     group_of = {key: index for index, key in enumerate(keys)}
