@@ -23,9 +23,9 @@ RECOVERY = 1.0  # seconds from the database's return to a served request
 
 
 @pytest.fixture
-def proxy() -> Iterator[DatabaseProxy]:
+def proxy(database_url: str) -> Iterator[DatabaseProxy]:
     """A proxy in front of the test server, to play outages."""
-    with DatabaseProxy() as running:
+    with DatabaseProxy(database_url) as running:
         yield running
 
 

@@ -32,7 +32,10 @@ def test_migrate_says_what_it_found(db, database_url):
 
 @pytest.mark.slow
 def test_seed_reports_progress_and_rate(db, database_url):
-    result = _run(["seed", "--days", "1", "--interval", "300"], TSMETRICS_DATABASE_URL=database_url)
+    result = _run(
+        ["seed", "--days", "1", "--interval", "300", "--no-sketch-window"],
+        TSMETRICS_DATABASE_URL=database_url,
+    )
     assert result.exit_code == 0, result.output
     assert "samples/s" in result.output and "Seeded" in result.output
 

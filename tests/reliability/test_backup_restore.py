@@ -29,6 +29,7 @@ import psycopg
 import pytest
 import redis
 
+from tests.reliability.replica import server_bin_dir
 from tests.support.database import fresh_database
 from tests.support.helpers import small_app, store
 from tests.support.services import port_open, require_service
@@ -61,11 +62,11 @@ READS = [
 
 def _binary(conn: psycopg.Connection, name: str) -> str:
     """pg_dump or pg_restore of the server's major version (docs/deployment.md)."""
-    major = conn.info.server_version // 10_000
-    path = Path(f"/usr/lib/postgresql/{major}/bin/{name}")
-    if not path.exists():
-        pytest.skip(f"no {path}: the {name} of the server's major version {major}")
-    return str(path)
+    folder = server_bin_dir(conn, name)
+    if folder is None:
+        major = conn.info.server_version // 10_000
+        pytest.skip(f"no {name} of the server's major version {major}")
+    return str(folder / name)
 
 
 def _run(*command: str) -> None:

@@ -43,7 +43,7 @@ def served(db, feature_a, database_url, tmp_path):
         for _ in range(2000)
     ]
     store(db, rows)
-    with DatabaseProxy() as proxy:
+    with DatabaseProxy(database_url) as proxy:
         server = Gunicorn(
             tmp_path / "gunicorn.log",
             workers=2,

@@ -19,8 +19,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 class DatabaseProxy:
     """Forwards 127.0.0.1:<port> to the server; down() and up() play an outage and its end."""
 
-    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
-        self.target = target
+    def __init__(self, database_url: str) -> None:
+        # The server the run's database is on: the machine's, or the embedded
+        # one a fresh machine starts, listening on a Unix socket only.
+        params = conninfo_to_dict(database_url)
+        host, port = params.get("host") or "127.0.0.1", int(params.get("port") or 5432)
+        self.target = f"{host}/.s.PGSQL.{port}" if host.startswith("/") else (host, port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
@@ -59,6 +63,21 @@ class DatabaseProxy:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def _connect_upstream(self) -> socket.socket:
+        if isinstance(self.target, str):
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(self.target)
+            except OSError:
+                upstream.close()
+                raise
+            return upstream
+        upstream = socket.create_connection(self.target)
+        # PostgreSQL's messages are small: without this, Nagle's algorithm
+        # would add tens of milliseconds to each round trip.
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return upstream
+
     def _start_accepting(self) -> None:
         threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
 
@@ -69,14 +88,11 @@ class DatabaseProxy:
             except OSError:
                 return  # closed by down()
             try:
-                upstream = socket.create_connection(self.target)
+                upstream = self._connect_upstream()
             except OSError:
                 client.close()
                 continue
-            for sock in (client, upstream):
-                # PostgreSQL's messages are small: without this, Nagle's
-                # algorithm would add tens of milliseconds to each round trip.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if listener.fileno() == -1:  # down() ran meanwhile: this one is cut too
                     client.close()

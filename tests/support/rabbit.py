@@ -62,6 +62,30 @@ def drain(queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
             messages.append((properties, body))
 
 
+def unsettled_in(queue: str) -> int | None:
+    """Messages of `queue` ready or delivered but not yet acknowledged; None if unknown.
+
+    AMQP itself only tells the ready ones: a consumer's prefetched, unacknowledged
+    deliveries are visible to `rabbitmqctl` alone (the management API is off
+    here). None where rabbitmqctl cannot answer (a remote broker, no rights).
+    """
+    try:
+        listing = subprocess.run(
+            ["rabbitmqctl", "list_queues", "--quiet", "--no-table-headers", "name", "messages"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in listing.splitlines():
+        name, _, count = line.rpartition("\t")
+        if name.strip() == queue:
+            return int(count)
+    return None
+
+
 def consumers_of(queue: str) -> int:
     """How many consumers the broker has registered on `queue` right now."""
     with channel() as ch:
