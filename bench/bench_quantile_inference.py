@@ -42,9 +42,7 @@ def _timings(repeat: int = 500) -> dict:
         (
             "three_quantiles_ms",
             lambda: [
-                qi.compare(
-                    *(qi.estimate(s, q, sketches.ALPHA) for s in reads), "sequential", tuning
-                )
+                qi.compare(*(qi.estimate(s, q) for s in reads), "sequential", tuning)
                 for q in (0.5, 0.95, 0.99)
             ],
         ),
@@ -70,7 +68,7 @@ def main() -> None:
             log(f"fixed coverage, {name}, {n} per variant")
             results[f"fixed_{name}_{n}"] = sim.fixed_coverage(300 + n, dist, n, runs)
             log(f"through sketches, {name}, {n} per variant")
-            results[f"sketch_{name}_{n}"] = sim.sketch_coverage(400 + n, dist, n, runs // 4)
+            results[f"sketch_{name}_{n}"] = sim.sketch_coverage(400 + n, dist, n, runs)
         for label, d in (("effect", dist), ("aa", dist.null())):
             log(f"sequential, {name}, {label}, 100 looks")
             results[f"sequential_{name}_{label}"] = sim.sequential_misses(500 + len(name), d, runs)
@@ -87,7 +85,7 @@ def _pct(figure: dict) -> str:
 
 
 def _summary(r: dict) -> None:
-    print(f"\nSummary ({r['runs']} runs; sketches {r['runs'] // 4})")
+    print(f"\nSummary ({r['runs']} runs per case)")
     for key in [k for k in r if k.startswith("fixed_")]:
         cells = [
             f"{q} d {_pct(f['difference'])} rel {_pct(f['relative'])} ctl {_pct(f['control'])}"
@@ -96,7 +94,8 @@ def _summary(r: dict) -> None:
         print(f"- {key}: " + "; ".join(cells))
     for key in [k for k in r if k.startswith("sketch_")]:
         cells = [
-            f"{q} {_pct(f['difference'])} width x{f['width_over_exact']:.2f}"
+            f"{q} d {_pct(f['difference'])} rel {_pct(f['relative'])} ctl {_pct(f['control'])}"
+            f" width x{f['width_over_exact']:.2f}"
             for q, f in r[key].items()
         ]
         print(f"- {key}: " + "; ".join(cells))

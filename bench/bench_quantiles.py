@@ -43,12 +43,22 @@ DB_ON, DB_OFF, DB_INGEST = "tsm_quantiles_on", "tsm_quantiles_off", "tsm_quantil
 # Both databases get the very same samples: the seed's data depends on its range only.
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 STEPS = ("size", "api", "ingest")
+# Per table, its partitions (samples has one a day) counted in: each relation is
+# named by the table at the root of its partition tree.
 _TABLE_SIZES = """
-SELECT c.relname, pg_relation_size(c.oid), coalesce(pg_total_relation_size(c.reltoastrelid), 0),
-       pg_indexes_size(c.oid), pg_total_relation_size(c.oid)
-FROM pg_class c
-WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-ORDER BY pg_total_relation_size(c.oid) DESC
+WITH RECURSIVE tree(root, oid) AS (
+    SELECT c.oid, c.oid FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+      AND NOT c.relispartition
+  UNION ALL
+    SELECT tree.root, i.inhrelid FROM tree JOIN pg_inherits i ON i.inhparent = tree.oid
+)
+SELECT root::regclass::text, sum(pg_relation_size(c.oid))::bigint,
+       sum(coalesce(pg_total_relation_size(c.reltoastrelid), 0))::bigint,
+       sum(pg_indexes_size(c.oid))::bigint, sum(pg_total_relation_size(c.oid))::bigint
+FROM tree JOIN pg_class c ON c.oid = tree.oid
+GROUP BY root
+ORDER BY 5 DESC
 """
 
 

@@ -20,6 +20,7 @@ from scipy import stats as scipy_stats
 from tsmetrics import sketches
 from tsmetrics.analysis import quantile_inference as qi
 from tsmetrics.analysis import sequential
+from tsmetrics.analysis.quantile_compare import Merged
 
 ALPHA = 0.05
 QUANTILES = (0.5, 0.95, 0.99)
@@ -174,26 +175,31 @@ def sequential_misses(
 
 
 def sketch_coverage(seed: int, dist: Distribution, n: int, runs: int = 1000) -> dict:
-    """`fixed_coverage` read through tsmetrics.sketches (the scalar path the API takes):
-    coverage of the difference, and the mean half-width relative to the exact samples'."""
+    """`fixed_coverage` read through tsmetrics.sketches as the API reads them (merged sketches
+    read within their bins): coverage of the control's interval, the difference and the
+    relative difference, and the mean half-width relative to the exact samples'."""
     rng = np.random.default_rng(seed)
-    eps = sketches.ALPHA + 1e-12
     tuning = sequential.Tuning.at(2 * n, ALPHA)
-    hits = {q: [] for q in QUANTILES}
+    hits = {q: {"control": [], "difference": [], "relative": []} for q in QUANTILES}
     widths = {q: [] for q in QUANTILES}
     for _ in range(runs):
         samples = [dist.values(rng.standard_normal(n), v) for v in (0, 1)]
-        sketched = [sketches.Sketch.from_values(x) for x in samples]
+        sketched = [Merged.of(sketches.Sketch.from_values(x)) for x in samples]
         exact = [_Sorted(np.sort(x)) for x in samples]
         for q in QUANTILES:
-            got = qi.compare(*(qi.estimate(s, q, eps) for s in sketched), "fixed", tuning)
-            want = qi.compare(*(qi.estimate(s, q, 0.0) for s in exact), "fixed", tuning)
+            control = qi.estimate(sketched[0], q)
+            got = qi.compare(control, qi.estimate(sketched[1], q), "fixed", tuning)
+            want = qi.compare(*(qi.estimate(s, q) for s in exact), "fixed", tuning)
             low, high = got.lift_interval.low, got.lift_interval.high
-            hits[q].append(low <= dist.difference(q) <= high)
+            truth = dist.quantile(q, 0)
+            hits[q]["control"].append(control.interval.low <= truth <= control.interval.high)
+            hits[q]["difference"].append(low <= dist.difference(q) <= high)
+            relative = got.relative_interval
+            hits[q]["relative"].append(relative.low <= dist.relative(q) <= relative.high)
             widths[q].append((high - low) / (want.lift_interval.high - want.lift_interval.low))
     return {
         f"p{round(100 * q)}": {
-            "difference": _share(np.array(hits[q])),
+            **{what: _share(np.array(hit)) for what, hit in hits[q].items()},
             "width_over_exact": float(np.mean(widths[q])),
         }
         for q in QUANTILES

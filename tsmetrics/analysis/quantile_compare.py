@@ -27,8 +27,6 @@ from tsmetrics.errors import Invalid
 from tsmetrics.store import catalogue
 from tsmetrics.store.window_sketches import VariantSketch, variant_sketches
 
-# The sketches' bound, plus the ~1e-13 float rounding tsmetrics.sketches allows for.
-RELATIVE_ERROR = sketches.ALPHA + 1e-12
 ASSUMPTION = (
     "Independent samples with a positive, continuous density at the quantile: the sample"
     " quantile is then asymptotically normal (Bahadur)."
@@ -84,7 +82,13 @@ class MetricQuantiles:
 
 @dataclass(frozen=True)
 class Merged:
-    """A merged sketch read at several ranks at once (its counts are summed once, not per rank)."""
+    """A merged sketch read at several ranks at once (its counts are summed once, not per rank).
+
+    A rank is read within its bin (sketches.within_bins): its value, and the
+    standard deviation of the exact value around that reading, from the spread of
+    the i-th of m values placed evenly at random across the bin (i/(m + 1) on
+    average, variance p(1 - p)/(m + 2) of the bin's width, as a Beta order statistic).
+    """
 
     sketch: sketches.Sketch
     cumulative: np.ndarray
@@ -100,13 +104,27 @@ class Merged:
         return int(self.cumulative[-1]) if len(self.cumulative) else 0
 
     def value_at_rank(self, k: int) -> float:
-        """As Sketch.value_at_rank."""
-        return self.sketch.value_at_rank(k)
+        """The k-th smallest value (0-based) as read within its bin."""
+        return self.values_at_ranks([k])[0]
 
     def values_at_ranks(self, ks: list[int]) -> list[float]:
-        """Sketch.value_at_rank of each rank (0 <= k < count), in one pass."""
-        index = np.searchsorted(self.cumulative, np.asarray(ks), side="right")
-        return sketches.representatives(self.sketch.bins[index]).tolist()
+        """The values at these ranks (0 <= k < count), read within their bins, in one pass."""
+        index, position, _ = self._placed(ks)
+        return sketches.within_bins(self.sketch.bins[index], position).tolist()
+
+    def noise_at_rank(self, k: int) -> float:
+        """The standard deviation of the exact k-th smallest value around its reading."""
+        index, position, held = self._placed([k])
+        spread = np.sqrt(position * (1 - position) / (held + 2))
+        return float((sketches.bin_widths(self.sketch.bins[index]) * spread)[0])
+
+    def _placed(self, ks: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Each rank's bin, its position i/(m + 1) there (i 1-based), and m.
+        ranks = np.asarray(ks, dtype=np.int64)
+        index = np.searchsorted(self.cumulative, ranks, side="right")
+        held = self.sketch.counts[index]
+        before = self.cumulative[index] - held
+        return index, (ranks - before + 1) / (held + 1), held
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,7 @@ class _Found:
 
 def _find(read: VariantSketch | None, qs: list[float], intervals: bool) -> _Found:
     merged = Merged.of(read.sketch if read is not None else sketches.Sketch.empty())
-    found = {q: qi.estimate(merged, q, RELATIVE_ERROR) if intervals else None for q in qs}
+    found = {q: qi.estimate(merged, q) if intervals else None for q in qs}
     return _Found(read.n if read is not None else 0, merged, found)
 
 

@@ -283,7 +283,11 @@ class MetricQuantilesSchema(ma.Schema):
     """A distribution metric's quantiles, when `quantiles` is asked for."""
 
     relativeError = fields.Float(
-        metadata={"description": "The sketches' relative error bound.", "example": 0.005}
+        metadata={
+            "description": "The most a percentile here differs from the exact one, relative"
+            " (read within the sketches' bins).",
+            "example": 0.01,
+        }
     )
     refusal = fields.String(allow_none=True)
     variants = fields.List(fields.Nested(QuantileVariantSchema))

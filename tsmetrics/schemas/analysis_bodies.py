@@ -125,7 +125,7 @@ def _quantile_comparison_json(c: quantile_compare.QuantileComparison) -> dict[st
 def quantiles_json(found: quantile_compare.MetricQuantiles) -> dict[str, Any]:
     """A metric's `quantiles` block of /abtest/{name}/compare."""
     return {
-        "relativeError": sketches.ALPHA,
+        "relativeError": sketches.WITHIN_BIN_ERROR,
         "refusal": found.refusal,
         "variants": [
             {
