@@ -127,3 +127,32 @@ def test_create_an_abtest_without_reloading_the_page(browser_page, cleanup):
     page.goto("/dashboard/")
     expect(rows).to_have_count(2)
     watch.assert_clean()
+
+
+@pytest.fixture
+def drop_metric(demo_database):
+    """Remove the metric the form creates, so the other browser tests see the demo data only."""
+    yield
+    with psycopg.connect(demo_database, autocommit=True) as conn:
+        conn.execute("DELETE FROM metrics WHERE name = %s", (CREATED,))
+
+
+def test_a_metric_keeps_a_distribution_set_by_keyboard(browser_page, drop_metric):
+    page, watch = browser_page
+    page.goto("/dashboard/manage/metrics/")
+    form = page.locator("#metric-new")
+    form.locator("#metric-new-name").fill(CREATED)
+    box = form.get_by_label("Keep a distribution (percentiles)")
+    box.focus()
+    box.evaluate("(el) => { el.dataset.before = 'swap'; }")
+    # Space ticks it; its field check swaps its wrapper, and the focus stays on the box.
+    page.keyboard.press("Space")
+    expect(box).not_to_have_attribute("data-before", "swap")
+    expect(box).to_be_checked()
+    expect(box).to_be_focused()
+    form.get_by_role("button", name="Add metric").click()
+    expect(form.locator(".notice-success")).to_contain_text(f"Added {CREATED}")
+    row = page.locator("#metrics tr", has=page.get_by_role("link", name=CREATED, exact=True))
+    expect(row.locator("td").nth(4)).to_have_text("yes")
+    assert page.request.get(f"/metrics/catalogue/{CREATED}").json()["distribution"] is True
+    watch.assert_clean()

@@ -36,6 +36,7 @@ def _new_values() -> dict[str, str]:
         "analysisUnit": "sample",
         "valueMin": _number_text(catalogue.DEFAULT_VALUE_RANGE[0]),
         "valueMax": _number_text(catalogue.DEFAULT_VALUE_RANGE[1]),
+        "distribution": "false",
     }
 
 
@@ -55,6 +56,7 @@ def _values(metric: catalogue.Metric) -> dict[str, str]:
         "analysisUnit": metric.analysis_unit,
         "valueMin": _number_text(metric.value_min),
         "valueMax": _number_text(metric.value_max),
+        "distribution": "true" if metric.distribution else "false",
     }
 
 

@@ -158,6 +158,10 @@ def metric_body(form: Mapping[str, str], *, creating: bool) -> dict[str, Any]:
         body["higherIsBetter"] = BOOLEANS[body["higherIsBetter"]]
     if "displayDecimals" in body:
         body["displayDecimals"] = _number(body["displayDecimals"], int)
+    # An unticked checkbox posts nothing: the form always has the box, so that is false.
+    # Anything but "true" goes on as typed, for the schema to refuse.
+    distribution = form.get("distribution", "false").strip()
+    body["distribution"] = BOOLEANS.get(distribution, distribution)
     return body
 
 
