@@ -18,7 +18,7 @@ import psycopg
 
 from tsmetrics.errors import Conflict, Invalid, UnknownName
 from tsmetrics.lookups import require_abtest, require_metric
-from tsmetrics.store import catalogue, plans
+from tsmetrics.store import catalogue, catalogue_updates, plans
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "draft": ("running", "archived"),
@@ -77,7 +77,7 @@ def create_abtest(conn: psycopg.Connection, fields: dict[str, Any]) -> catalogue
 
 def _check_variants(conn: psycopg.Connection, test: catalogue.ABTest, changes: dict) -> None:
     variants = changes.get("variants", test.variants)
-    if variants != test.variants and catalogue.abtest_has_samples(conn, test.id):
+    if variants != test.variants and catalogue_updates.abtest_has_samples(conn, test.id):
         raise Conflict(
             "variants",
             f"A/B test {test.name!r} has samples, which store each variant's position:"
@@ -113,11 +113,13 @@ def update_abtest(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
         if status != test.status:
             _check_transition(test, status)
         if changes:
-            test = catalogue.update_abtest(conn, test.id, changes)
+            test = catalogue_updates.update_abtest(conn, test.id, changes)
         if given_plans:
             _set_plans(conn, test, given_plans)
         if status != test.status:
-            moved = catalogue.change_abtest_status(conn, test.id, current=test.status, new=status)
+            moved = catalogue_updates.change_abtest_status(
+                conn, test.id, current=test.status, new=status
+            )
             if moved is None:
                 raise Conflict("status", f"A/B test {name!r} changed meanwhile; try again.")
             test = moved
@@ -153,4 +155,4 @@ def update_metric(conn: psycopg.Connection, name: str, changes: dict[str, Any]) 
         if not changes and archived is None:
             return metric
         _check_value_range(metric, changes)
-        return catalogue.update_metric(conn, metric.id, changes, archived=archived)
+        return catalogue_updates.update_metric(conn, metric.id, changes, archived=archived)

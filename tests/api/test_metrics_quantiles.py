@@ -17,7 +17,7 @@ import pytest
 from tests.support.helpers import at
 from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.sketches import QUANTILES
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, catalogue_updates
 from tsmetrics.store.samples import SampleColumns, insert_samples
 
 PROBLEM = "application/problem+json"
@@ -178,7 +178,7 @@ def test_buckets_from_before_the_switch_answer_null(client, db, exp):
     """Switched on at 01:00: a bucket holding samples from before has q null."""
     test, metrics = exp
     metric = metrics["normal"]
-    catalogue.update_metric(db, metric.id, {"distribution": False})
+    catalogue_updates.update_metric(db, metric.id, {"distribution": False})
     rng = np.random.default_rng(3)
 
     def batch(first: int, count: int) -> SampleColumns:
@@ -186,7 +186,7 @@ def test_buckets_from_before_the_switch_answer_null(client, db, exp):
         return SampleColumns.from_seconds(times, rng.normal(100, 5, count), test.id, metric.id, 0)
 
     insert_samples(db, batch(START, 50))
-    catalogue.update_metric(db, metric.id, {"distribution": True})
+    catalogue_updates.update_metric(db, metric.id, {"distribution": True})
     insert_samples(db, batch(START + 3_600, 50))
     insert_samples(db, batch(START, 10))  # late, into a bucket from before the switch
     hours = _get(client, "normal", START, START + 7_200, "1h").get_json()["datapoints"]

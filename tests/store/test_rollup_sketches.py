@@ -12,7 +12,7 @@ import pytest
 from tests.support.helpers import at
 from tsmetrics.granularity import GRANULARITIES
 from tsmetrics.sketches import Sketch
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, catalogue_updates
 from tsmetrics.store.samples import SampleColumns, insert_samples
 
 START = int(at("2025-11-09 00:00:00").timestamp())
@@ -124,12 +124,12 @@ def test_concurrent_writers_of_the_same_buckets_stay_exact(db, latency, database
 def test_switching_distribution_on_leaves_older_buckets_short(db, latency):
     """Samples stored before the switch are in n, not in the sketch: readers can tell."""
     test, on, _ = latency
-    catalogue.update_metric(db, on.id, {"distribution": False})
+    catalogue_updates.update_metric(db, on.id, {"distribution": False})
     rng = np.random.default_rng(10)
     before = _batch(rng, 300, test, on, span=3_600)
     insert_samples(db, before)
     assert all(sketch is None for _, sketch in _stored(db, test, on).values())
-    catalogue.update_metric(db, on.id, {"distribution": True})
+    catalogue_updates.update_metric(db, on.id, {"distribution": True})
     after = _batch(rng, 300, test, on, span=7_200)
     insert_samples(db, after)
     expected_after = _expected([after])

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.helpers import at
 from tsmetrics.sketches import Sketch
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, catalogue_updates
 from tsmetrics.store.samples import SampleColumns, insert_samples
 from tsmetrics.store.totals import variant_totals
 from tsmetrics.store.window_sketches import variant_sketches
@@ -59,9 +59,9 @@ def test_windows_that_cut_buckets_merge_to_the_raw_samples_sketch(db, latency):
 def test_buckets_from_before_the_distribution_are_not_covered(db, latency):
     test, metric = latency
     rng = np.random.default_rng(4)
-    catalogue.update_metric(db, metric.id, {"distribution": False})
+    catalogue_updates.update_metric(db, metric.id, {"distribution": False})
     _insert(db, rng, test, metric, 500, START, 3600)
-    catalogue.update_metric(db, metric.id, {"distribution": True})
+    catalogue_updates.update_metric(db, metric.id, {"distribution": True})
     _insert(db, rng, test, metric, 500, START + 7200, 3600)
     before = _read(db, test, metric, START, START + 3600)
     assert all(r.n > 0 and r.covered == 0 for r in before)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.helpers import store
 from tests.web.test_dashboard import HTML, HX, PAGE, chart_payloads, tags, text
-from tsmetrics.store import catalogue
+from tsmetrics.store import catalogue, catalogue_updates
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def test_buckets_from_before_distributions_have_no_percentiles(client, db):
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     before = [(now - timedelta(minutes=30), 5.0, test.id, metric.id, v) for v in (0, 1)]
     store(db, before)
-    catalogue.update_metric(db, metric.id, {"distribution": True})
+    catalogue_updates.update_metric(db, metric.id, {"distribution": True})
     store(db, [(now - timedelta(minutes=10), 7.0, test.id, metric.id, v) for v in (0, 1)])
     fragment, payloads = _charts(client, "?range=1h")
     latency = payloads["response_time"]

@@ -19,19 +19,16 @@ from tsmetrics.api.csv_responses import (
     vary_on_accept,
     wants_csv,
 )
-from tsmetrics.schemas.analysis import (
-    CompareQueryArgsSchema,
-    CompareResponseSchema,
-    OverTimeQueryArgsSchema,
-    OverTimeResponseSchema,
-)
+from tsmetrics.schemas.analysis import CompareQueryArgsSchema, OverTimeQueryArgsSchema
 from tsmetrics.schemas.analysis_bodies import comparison_json, plan_json, timeline_json
+from tsmetrics.schemas.comparison import CompareResponseSchema
 from tsmetrics.schemas.csv_tables import (
     TIMELINE_HEADER,
     comparison_header,
     comparison_rows,
     timeline_rows,
 )
+from tsmetrics.schemas.over_time import OverTimeResponseSchema
 from tsmetrics.schemas.plan import PlanQueryArgsSchema, PlanResponseSchema
 from tsmetrics.sketches import QUANTILES
 

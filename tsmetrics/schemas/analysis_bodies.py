@@ -1,9 +1,10 @@
 """The JSON bodies of the A/B analysis resources, shared by the API and the dashboard.
 
 /abtest/{name}/compare and /compare/over-time answer these bodies (documented by
-tsmetrics.schemas.analysis), and the dashboard's lift charts draw the over-time
-one, so a chart and its JSON twin carry the same numbers. They are built as
-plain dicts for orjson: a few thousand points, without marshmallow's cost.
+tsmetrics.schemas.comparison and tsmetrics.schemas.over_time), and the dashboard's
+lift charts draw the over-time one, so a chart and its JSON twin carry the same
+numbers. They are built as plain dicts for orjson: a few thousand points, without
+marshmallow's cost.
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ from tsmetrics.store.guardrails import GuardrailAlert
 
 
 def _interval(description: str) -> fields.List:
-    # [low, high], as the comparisons' liftCi (schemas/analysis.py, not imported: it
-    # imports schemas/metrics, which imports this module).
+    # [low, high], as the comparisons' liftCi (IntervalField of schemas/comparison.py).
     return fields.List(fields.Float(), allow_none=True, metadata={"description": description})
 
 

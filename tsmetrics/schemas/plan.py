@@ -5,7 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
-from tsmetrics.schemas.analysis import InferenceArgsSchema, MethodSchema
+from tsmetrics.schemas.analysis import InferenceArgsSchema
+from tsmetrics.schemas.comparison import MethodSchema
 
 _NUMBER = {"allow_none": True}
 

@@ -1,4 +1,7 @@
-"""A/B tests and the metric catalogue."""
+"""A/B tests and the metric catalogue: their records, reads and creation.
+
+Changes to existing entries are in tsmetrics.store.catalogue_updates.
+"""
 
 from __future__ import annotations
 
@@ -72,12 +75,12 @@ class Metric:
     distribution: bool = False  # the rollups keep sketches: percentiles (tsmetrics.sketches)
 
 
-_ABTEST_COLUMNS = (
+ABTEST_COLUMNS = (
     "id, name, title, description, status, variants, created_at, started_at, ended_at,"
     " hypothesis, expected_split, archived_at, inference, planned_end, planned_samples,"
     " sequential_n_star"
 )
-_METRIC_COLUMNS = (
+METRIC_COLUMNS = (
     "id, name, unit, description, kind, higher_is_better, display_decimals, archived_at,"
     " analysis_unit, value_min, value_max, distribution"
 )
@@ -87,7 +90,7 @@ def list_abtests(conn: psycopg.Connection, *, include_archived: bool = True) -> 
     """Every A/B test, by name."""
     with conn.cursor(row_factory=class_row(ABTest)) as cur:
         return cur.execute(
-            f"SELECT {_ABTEST_COLUMNS} FROM abtests"  # noqa: S608 - constant column list
+            f"SELECT {ABTEST_COLUMNS} FROM abtests"  # noqa: S608 - constant column list
             " WHERE %(all)s OR status <> 'archived' ORDER BY name",
             {"all": include_archived},
         ).fetchall()
@@ -97,7 +100,7 @@ def get_abtest(conn: psycopg.Connection, name: str) -> ABTest | None:
     """The A/B test called `name`, or None."""
     with conn.cursor(row_factory=class_row(ABTest)) as cur:
         return cur.execute(
-            f"SELECT {_ABTEST_COLUMNS} FROM abtests WHERE name = %(name)s",  # noqa: S608
+            f"SELECT {ABTEST_COLUMNS} FROM abtests WHERE name = %(name)s",  # noqa: S608
             {"name": name},
         ).fetchone()
 
@@ -106,7 +109,7 @@ def list_metrics(conn: psycopg.Connection, *, include_archived: bool = True) -> 
     """The metric catalogue, by name."""
     with conn.cursor(row_factory=class_row(Metric)) as cur:
         return cur.execute(
-            f"SELECT {_METRIC_COLUMNS} FROM metrics"  # noqa: S608
+            f"SELECT {METRIC_COLUMNS} FROM metrics"  # noqa: S608
             " WHERE %(all)s OR archived_at IS NULL ORDER BY name",
             {"all": include_archived},
         ).fetchall()
@@ -116,16 +119,16 @@ def get_metric(conn: psycopg.Connection, name: str) -> Metric | None:
     """The metric called `name`, or None."""
     with conn.cursor(row_factory=class_row(Metric)) as cur:
         return cur.execute(
-            f"SELECT {_METRIC_COLUMNS} FROM metrics WHERE name = %(name)s",  # noqa: S608
+            f"SELECT {METRIC_COLUMNS} FROM metrics WHERE name = %(name)s",  # noqa: S608
             {"name": name},
         ).fetchone()
 
 
 _ABTEST_AND_METRIC = (
     "SELECT "  # noqa: S608 - constant column lists
-    + ", ".join(f"a.{name}" for name in _ABTEST_COLUMNS.split(", "))
+    + ", ".join(f"a.{name}" for name in ABTEST_COLUMNS.split(", "))
     + ", "
-    + ", ".join(f"m.{name}" for name in _METRIC_COLUMNS.split(", "))
+    + ", ".join(f"m.{name}" for name in METRIC_COLUMNS.split(", "))
     + " FROM (VALUES (1)) AS one LEFT JOIN abtests a ON a.name = %(abtest)s"
     " LEFT JOIN metrics m ON m.name = %(metric)s"
 )
@@ -232,18 +235,12 @@ METRIC_WRITABLE = (
 )
 
 
-def _check_writable(names: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+def check_writable(names: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Raise ValueError naming every column of `names` outside `allowed`."""
     # Column names become identifiers in the SQL: only ever from the allow-list.
     unknown = set(names) - set(allowed)
     if unknown:
         raise ValueError(f"cannot set {sorted(unknown)}")
-
-
-def _assignments(changes: Mapping[str, Any], allowed: tuple[str, ...]) -> sql.Composed:
-    _check_writable(changes, allowed)
-    return sql.SQL(", ").join(
-        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in changes
-    )
 
 
 def create_abtest(
@@ -258,91 +255,23 @@ def create_abtest(
     ).format(
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
         values=sql.SQL(", ").join(map(sql.Placeholder, columns)),
-        returning=sql.SQL(_ABTEST_COLUMNS),
+        returning=sql.SQL(ABTEST_COLUMNS),
     )
-    _check_writable(fields, ABTEST_WRITABLE)
+    check_writable(fields, ABTEST_WRITABLE)
     with conn.cursor(row_factory=class_row(ABTest)) as cur:
         return cur.execute(query, {"name": name, "status": status, **fields}).fetchone()
 
 
-def update_abtest(conn: psycopg.Connection, abtest_id: int, changes: Mapping[str, Any]) -> ABTest:
-    """Set some of ABTEST_WRITABLE on one A/B test."""
-    query = sql.SQL("UPDATE abtests SET {} WHERE id = %(id)s RETURNING {}").format(
-        _assignments(changes, ABTEST_WRITABLE), sql.SQL(_ABTEST_COLUMNS)
-    )
-    with conn.cursor(row_factory=class_row(ABTest)) as cur:
-        found = cur.execute(query, {**changes, "id": abtest_id}).fetchone()
-    assert found is not None
-    return found
-
-
-_CHANGE_STATUS = (
-    "UPDATE abtests SET status = %(new)s,"  # noqa: S608 - constant column list
-    " started_at = CASE WHEN %(new)s = 'running' THEN coalesce(started_at, now())"
-    "  ELSE started_at END,"
-    " ended_at = CASE WHEN %(new)s = 'completed' THEN now() ELSE ended_at END,"
-    " archived_at = CASE WHEN %(new)s = 'archived' THEN now() ELSE archived_at END"
-    " WHERE id = %(id)s AND status = %(current)s RETURNING " + _ABTEST_COLUMNS
-)
-
-
-def change_abtest_status(
-    conn: psycopg.Connection, abtest_id: int, *, current: str, new: str
-) -> ABTest | None:
-    """Move a test from `current` to `new`, stamping the lifecycle times; None if not `current`.
-
-    The first start sets started_at (a resume keeps it), completing sets
-    ended_at, archiving sets archived_at. The status guard makes two
-    concurrent changes serialise: the second finds the status moved on.
-    """
-    with conn.cursor(row_factory=class_row(ABTest)) as cur:
-        return cur.execute(
-            _CHANGE_STATUS, {"id": abtest_id, "current": current, "new": new}
-        ).fetchone()
-
-
-def abtest_has_samples(conn: psycopg.Connection, abtest_id: int) -> bool:
-    """True when any sample of the test was stored (its variant positions are then fixed)."""
-    row = conn.execute(
-        "SELECT EXISTS (SELECT FROM series WHERE abtest_id = %(id)s)", {"id": abtest_id}
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def create_metric(conn: psycopg.Connection, name: str, **fields: Any) -> Metric | None:
     """A new catalogue entry with some of METRIC_WRITABLE, or None if the name is taken."""
-    _check_writable(fields, METRIC_WRITABLE)
+    check_writable(fields, METRIC_WRITABLE)
     columns = ["name", *fields]
     query = sql.SQL(
         "INSERT INTO metrics ({}) VALUES ({}) ON CONFLICT (name) DO NOTHING RETURNING {}"
     ).format(
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(map(sql.Placeholder, columns)),
-        sql.SQL(_METRIC_COLUMNS),
+        sql.SQL(METRIC_COLUMNS),
     )
     with conn.cursor(row_factory=class_row(Metric)) as cur:
         return cur.execute(query, {"name": name, **fields}).fetchone()
-
-
-def update_metric(
-    conn: psycopg.Connection,
-    metric_id: int,
-    changes: Mapping[str, Any],
-    *,
-    archived: bool | None = None,
-) -> Metric:
-    """Set some of METRIC_WRITABLE and/or archive (archived_at = now) or restore a metric."""
-    parts = [_assignments(changes, METRIC_WRITABLE)] if changes else []
-    if archived is not None:
-        parts.append(
-            sql.SQL("archived_at = CASE WHEN %(archived)s THEN coalesce(archived_at, now()) END")
-        )
-    if not parts:
-        raise ValueError("nothing to change")
-    query = sql.SQL("UPDATE metrics SET {} WHERE id = %(id)s RETURNING {}").format(
-        sql.SQL(", ").join(parts), sql.SQL(_METRIC_COLUMNS)
-    )
-    with conn.cursor(row_factory=class_row(Metric)) as cur:
-        found = cur.execute(query, {**changes, "archived": archived, "id": metric_id}).fetchone()
-    assert found is not None
-    return found

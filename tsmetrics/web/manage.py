@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from tsmetrics import db, management
 from tsmetrics.lookups import require_abtest
 from tsmetrics.schemas.manage import ABTestCreateSchema, ABTestUpdateSchema
-from tsmetrics.store import catalogue, plans
+from tsmetrics.store import catalogue, catalogue_updates, plans
 from tsmetrics.web import forms
 from tsmetrics.web.htmx import htmx_request
 
@@ -75,7 +75,7 @@ def _edit(conn: psycopg.Connection, test: catalogue.ABTest, **context: Any) -> d
         "test": test,
         "values": _values(test, plans.metric_plans(conn, test.id)),
         "moves": moves,
-        "has_samples": catalogue.abtest_has_samples(conn, test.id),
+        "has_samples": catalogue_updates.abtest_has_samples(conn, test.id),
         "plan_metrics": catalogue.list_metrics(conn, include_archived=False),
     } | context
 
