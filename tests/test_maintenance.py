@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from tests.support.helpers import small_app
 from tsmetrics.cli import main as cli
 from tsmetrics.granularity import GRANULARITIES
-from tsmetrics.maintenance import cutoff, run_pass
+from tsmetrics.maintenance import _rows_of, cutoff, run_pass
 from tsmetrics.retention import parse_rollups
 from tsmetrics.settings import load_settings
-from tsmetrics.store import horizons, partitions
+from tsmetrics.store import catalogue, horizons, partitions
 from tsmetrics.store.samples import SampleColumns, insert_samples
 
 RETAIN_RAW = "30d"
@@ -305,3 +305,31 @@ def test_a_long_transaction_on_samples_defers_the_drop_to_the_next_pass(
     assert _count(db, "SELECT count(*) FROM samples") == 1
     done = run_pass(db, _settings())
     assert done.raw_partitions_dropped == 1 and done.raw_rows_dropped == 1
+
+
+def test_a_days_rows_are_counted_from_the_rollups_or_else_by_count(db, feature_a):
+    """What a pass logs as dropped: the rollups' exact count (no read of the partition), at the
+    coarsest granularity kept for that day; count(*) where every granularity is gone."""
+    test, metric = feature_a
+    other = catalogue.ensure_metric(db, "cpu_usage", unit="%")
+    day = (datetime.now(UTC) - timedelta(days=3)).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    rng = np.random.default_rng(16)
+    for metric_id, size in ((metric.id, 700), (other.id, 300)):
+        seconds = np.sort(rng.uniform(start - 3600, start + 86400 + 3600, size))
+        variants = rng.integers(0, 2, size).astype(np.int16)
+        insert_samples(
+            db,
+            SampleColumns.from_seconds(
+                seconds, rng.normal(100, 9, size), test.id, metric_id, variants
+            ),
+        )
+    partition = next(p for p in partitions.list_sample_partitions(db) if p.day == day)
+    exact = _count(db, f"SELECT count(*) FROM {partition.name}")
+    assert 0 < exact < 1000
+    for seconds in GRANULARITIES.values():
+        assert partitions.rolled_up_count(db, day, seconds) == exact
+    assert _rows_of(db, partition, {}) == exact
+    gone = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    every = {name: horizons.Horizon(name, gone, "1d") for name in GRANULARITIES}
+    assert _rows_of(db, partition, every) == exact  # by count(*)

@@ -127,11 +127,12 @@ def _raw_partitions(
     if limit is None:
         return
     horizons.advance_horizon(conn, "raw", cutoff(now, raw.seconds), raw.text)
+    kept = horizons.read_horizons(conn)
     for partition in partitions.list_sample_partitions(conn):
         if partition.day + timedelta(days=1) > limit:
             continue
         began = time.monotonic()
-        rows = partitions.count_rows(conn, partition.name)
+        rows = _rows_of(conn, partition, kept)
         if _without_lock_wait(partitions.drop_partition, conn, partition) is False:
             continue
         report.raw_partitions_dropped += 1
@@ -144,6 +145,26 @@ def _raw_partitions(
             _mb(partition.bytes),
             time.monotonic() - began,
         )
+
+
+def _rows_of(
+    conn: psycopg.Connection,
+    partition: partitions.SamplePartition,
+    kept: dict[str, horizons.Horizon],
+) -> int:
+    """How many samples a day's partition holds, for the log and the report.
+
+    Counted from the rollups at the coarsest granularity still kept for that day
+    (a few rows per series) rather than by reading the partition about to be
+    dropped: at 2,000 samples/s that count(*) would read 9 GB a day. Where every
+    granularity is gone that far back, count(*) it is.
+    """
+    start = datetime(partition.day.year, partition.day.month, partition.day.day, tzinfo=UTC)
+    for name, seconds in reversed(GRANULARITIES.items()):
+        horizon = kept.get(name)
+        if horizon is None or horizon.dropped_before <= start:
+            return partitions.rolled_up_count(conn, partition.day, seconds)
+    return partitions.count_rows(conn, partition.name)
 
 
 def _without_lock_wait(step, conn: psycopg.Connection, *args: Any) -> Any:

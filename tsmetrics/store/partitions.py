@@ -103,6 +103,30 @@ def count_rows(conn: psycopg.Connection, table: str) -> int:
     return int(row[0]) if row else 0
 
 
+# Each (A/B test, metric)'s all-variants rollups over the day, one index range each.
+_ROLLED_UP_COUNT = """
+SELECT coalesce(sum(r.n), 0)::int8
+FROM series s
+JOIN LATERAL (
+    SELECT n FROM rollups
+    WHERE abtest_id = s.abtest_id AND metric_id = s.metric_id AND bucket_seconds = %(seconds)s
+      AND variant = -1 AND bucket >= %(start)s AND bucket < %(end)s
+) r ON true
+WHERE s.variant = -1
+"""
+
+
+def rolled_up_count(conn: psycopg.Connection, day: date, seconds: int) -> int:
+    """The samples of one UTC day, as the rollups of `seconds` count them (no scan of samples).
+
+    Every sample is counted in its series' rollups by the transaction that stores
+    it, so this is exact wherever those rollups are still kept for the day.
+    """
+    start, end = _bounds(day)
+    params = {"seconds": seconds, "start": start, "end": end}
+    return int(conn.execute(_ROLLED_UP_COUNT, params).fetchone()[0])
+
+
 def drop_partition(conn: psycopg.Connection, partition: SamplePartition) -> None:
     """Drop one day's partition: its files are unlinked, no row is visited.
 
