@@ -15,10 +15,11 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from common import Stats, cpu_model, log
+from common import Stats, cpu_model, log, timed
 
 from tests.analysis import simulations as sim
 from tsmetrics.analysis import sequential, stats, time_unit
@@ -37,23 +38,18 @@ def _timings(repeat: int = 2000) -> dict:
     tuning = sequential.Tuning.at(2_500_000)
     out = {}
     for inference in ("fixed", "sequential"):
-        millis = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            sequential.infer(control, treatment, inference, tuning)
-            millis.append(1000 * (time.perf_counter() - began))
-        out[f"sample_{inference}_ms"] = Stats.of(millis).__dict__
+        call = partial(sequential.infer, control, treatment, inference, tuning)
+        out[f"sample_{inference}_ms"] = Stats.of([timed(call) for _ in range(repeat)]).__dict__
     rng = np.random.default_rng(0)
     minutes = 30 * 1440
     c = 50 + rng.normal(0, 1, minutes)
     series = time_unit.PairedMinutes(np.arange(minutes) * 60, c, c + rng.normal(0, 1, minutes))
     for inference in ("fixed", "sequential"):
-        millis = []
-        for _ in range(50):
-            began = time.perf_counter()
+
+        def call(inference=inference) -> None:
             time_unit.infer_time(series, inference, sequential.Tuning.at(minutes))
-            millis.append(1000 * (time.perf_counter() - began))
-        out[f"time_30_days_{inference}_ms"] = Stats.of(millis).__dict__
+
+        out[f"time_30_days_{inference}_ms"] = Stats.of([timed(call) for _ in range(50)]).__dict__
     return out
 
 

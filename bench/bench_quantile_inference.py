@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import Stats, cpu_model, log
+from common import Stats, cpu_model, log, timed
 
 from tests.analysis import quantile_simulations as sim
 from tsmetrics import sketches
@@ -47,12 +47,7 @@ def _timings(repeat: int = 500) -> dict:
             ],
         ),
     ):
-        millis = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            call()
-            millis.append(1000 * (time.perf_counter() - began))
-        out[name] = Stats.of(millis).__dict__
+        out[name] = Stats.of([timed(call) for _ in range(repeat)]).__dict__
     return out
 
 
@@ -84,27 +79,22 @@ def _pct(figure: dict) -> str:
     return f"{100 * figure['share']:.2f}% (± {100 * figure['mc_error']:.2f})"
 
 
+def _coverage(f: dict) -> str:
+    return f"d {_pct(f['difference'])} rel {_pct(f['relative'])} ctl {_pct(f['control'])}"
+
+
 def _summary(r: dict) -> None:
     print(f"\nSummary ({r['runs']} runs per case)")
-    for key in [k for k in r if k.startswith("fixed_")]:
-        cells = [
-            f"{q} d {_pct(f['difference'])} rel {_pct(f['relative'])} ctl {_pct(f['control'])}"
-            for q, f in r[key].items()
-        ]
-        print(f"- {key}: " + "; ".join(cells))
-    for key in [k for k in r if k.startswith("sketch_")]:
-        cells = [
-            f"{q} d {_pct(f['difference'])} rel {_pct(f['relative'])} ctl {_pct(f['control'])}"
-            f" width x{f['width_over_exact']:.2f}"
-            for q, f in r[key].items()
-        ]
-        print(f"- {key}: " + "; ".join(cells))
-    for key in [k for k in r if k.startswith("sequential_")]:
-        cells = [
-            f"{q} missed {_pct(f['ever_missed'])} called {_pct(f['ever_significant'])}"
-            for q, f in r[key].items()
-        ]
-        print(f"- {key}: " + "; ".join(cells))
+    cell_of = {
+        "fixed_": _coverage,
+        "sketch_": lambda f: f"{_coverage(f)} width x{f['width_over_exact']:.2f}",
+        "sequential_": lambda f: (
+            f"missed {_pct(f['ever_missed'])} called {_pct(f['ever_significant'])}"
+        ),
+    }
+    for prefix, cell in cell_of.items():
+        for key in [k for k in r if k.startswith(prefix)]:
+            print(f"- {key}: " + "; ".join(f"{q} {cell(f)}" for q, f in r[key].items()))
     t = r["timings"]
     print(
         f"- one comparison of means {t['means_ms']['p50']:.3f} ms; p50+p95+p99 from two"

@@ -36,6 +36,14 @@ def forget_horizons(db):
 
 
 @pytest.fixture
+def uncached_client(database_url):
+    """A test client of the app with the query cache off (answers read the rollups)."""
+    app = small_app(database_url, CACHE="off")
+    yield app.test_client()
+    app.extensions["tsmetrics.pool"].close()
+
+
+@pytest.fixture
 def history(db, feature_a):
     """A sample every 20 minutes per variant over 120 days, backdated, through the write path."""
     return _write_history(db, *feature_a)
@@ -106,140 +114,116 @@ def _iso(moment) -> str:
 
 
 def test_one_pass_drops_exactly_what_retention_says_and_a_second_does_nothing(
-    db, history, database_url
+    db, history, uncached_client
 ):
     now = history
-    app = small_app(database_url, CACHE="off")
-    try:
-        client = app.test_client()
-        before = _answers(client, now)
-        samples, rollups = (
-            _count(db, "SELECT count(*) FROM samples"),
-            _count(db, "SELECT count(*) FROM rollups"),
-        )
-        raw_drop, rollup_drop = _expected_drops(db, now)
-        assert raw_drop > 0 and all(rollup_drop.values())
+    before = _answers(uncached_client, now)
+    samples, rollups = (
+        _count(db, "SELECT count(*) FROM samples"),
+        _count(db, "SELECT count(*) FROM rollups"),
+    )
+    raw_drop, rollup_drop = _expected_drops(db, now)
+    assert raw_drop > 0 and all(rollup_drop.values())
 
-        report = run_pass(db, _settings(), now=now)
+    report = run_pass(db, _settings(), now=now)
 
-        assert report.layout == "partitioned"
-        assert report.raw_rows_dropped == raw_drop
-        assert report.rollup_rows_dropped == rollup_drop
-        assert _count(db, "SELECT count(*) FROM samples") == samples - raw_drop
-        assert _count(db, "SELECT count(*) FROM rollups") == rollups - sum(rollup_drop.values())
-        assert _expected_drops(db, now) == (0, dict.fromkeys(rollup_drop, 0))
-        raw_cut = cutoff(now, 30 * 86400).date()
-        days = [p.day for p in partitions.list_sample_partitions(db)]
-        assert min(days) == raw_cut and report.raw_partitions_dropped > 0
-        assert set(horizons.read_horizons(db)) == {"raw", *rollup_drop}
-        assert _answers(client, now) == before
+    assert report.layout == "partitioned"
+    assert report.raw_rows_dropped == raw_drop
+    assert report.rollup_rows_dropped == rollup_drop
+    assert _count(db, "SELECT count(*) FROM samples") == samples - raw_drop
+    assert _count(db, "SELECT count(*) FROM rollups") == rollups - sum(rollup_drop.values())
+    assert _expected_drops(db, now) == (0, dict.fromkeys(rollup_drop, 0))
+    raw_cut = cutoff(now, 30 * 86400).date()
+    days = [p.day for p in partitions.list_sample_partitions(db)]
+    assert min(days) == raw_cut and report.raw_partitions_dropped > 0
+    assert set(horizons.read_horizons(db)) == {"raw", *rollup_drop}
+    assert _answers(uncached_client, now) == before
 
-        again = run_pass(db, _settings(), now=now)
-        assert again.did_nothing and again.raw_partitions_dropped == 0
-        assert _count(db, "SELECT count(*) FROM samples") == samples - raw_drop
-    finally:
-        app.extensions["tsmetrics.pool"].close()
+    again = run_pass(db, _settings(), now=now)
+    assert again.did_nothing and again.raw_partitions_dropped == 0
+    assert _count(db, "SELECT count(*) FROM samples") == samples - raw_drop
 
 
-def test_reads_stay_honest_about_dropped_granularities(db, history, database_url):
+def test_reads_stay_honest_about_dropped_granularities(db, history, uncached_client):
     now = history
     run_pass(db, _settings(), now=now)
-    app = small_app(database_url, CACHE="off")
-    try:
-        client = app.test_client()
-        start = _iso(now - timedelta(days=50))
-        base = f"/metrics?abTestName=feature_a&metricName=response_time&start={start}"
-        refused = client.get(f"{base}&end={_iso(now)}&granularity=5m")
-        assert refused.status_code == 409 and refused.mimetype == PROBLEM
-        detail = refused.get_json()["detail"]
-        assert "5m for 20d" in detail and "TSMETRICS_RETAIN_ROLLUPS" in detail
-        assert "the finest granularity still available from there is 1h" in detail
-        assert refused.get_json()["errors"] == {"granularity": [detail]}
-        # auto would pick 1h for 50 days (1,200 buckets > 1,000): 6h; for 2 days from
-        # 50 days back, 5m fits the bucket budget but is dropped there: 1h.
-        short = f"{base}&end={_iso(now - timedelta(days=48))}&granularity=auto"
-        assert client.get(short).get_json()["granularity"] == "1h"
-        recent = _iso(now - timedelta(days=2))
-        fine = client.get(
-            f"/metrics?abTestName=feature_a&metricName=response_time&start={recent}"
-            f"&end={_iso(now)}&granularity=auto"
-        )
-        assert fine.get_json()["granularity"] == "5m"
-        # The dashboard reads the same path: an old range is drawn from what is kept,
-        # and a dropped granularity asked for by name is refused with the same reason.
-        page = f"/dashboard/abtests/feature_a/charts/response_time?start={start}&end={_iso(now)}"
-        drawn = client.get(page)
-        assert drawn.status_code == 200 and "6h" in drawn.get_data(as_text=True)
-        refused_page = client.get(page + "&granularity=5m", headers={"Accept": "text/html"})
-        assert refused_page.status_code == 409 and refused_page.mimetype == "text/html"
-        assert "the finest granularity still available" in refused_page.get_data(as_text=True)
-    finally:
-        app.extensions["tsmetrics.pool"].close()
+    start = _iso(now - timedelta(days=50))
+    base = f"/metrics?abTestName=feature_a&metricName=response_time&start={start}"
+    refused = uncached_client.get(f"{base}&end={_iso(now)}&granularity=5m")
+    assert refused.status_code == 409 and refused.mimetype == PROBLEM
+    detail = refused.get_json()["detail"]
+    assert "5m for 20d" in detail and "TSMETRICS_RETAIN_ROLLUPS" in detail
+    assert "the finest granularity still available from there is 1h" in detail
+    assert refused.get_json()["errors"] == {"granularity": [detail]}
+    # auto would pick 1h for 50 days (1,200 buckets > 1,000): 6h; for 2 days from
+    # 50 days back, 5m fits the bucket budget but is dropped there: 1h.
+    short = f"{base}&end={_iso(now - timedelta(days=48))}&granularity=auto"
+    assert uncached_client.get(short).get_json()["granularity"] == "1h"
+    recent = _iso(now - timedelta(days=2))
+    fine = uncached_client.get(
+        f"/metrics?abTestName=feature_a&metricName=response_time&start={recent}"
+        f"&end={_iso(now)}&granularity=auto"
+    )
+    assert fine.get_json()["granularity"] == "5m"
+    # The dashboard reads the same path: an old range is drawn from what is kept,
+    # and a dropped granularity asked for by name is refused with the same reason.
+    page = f"/dashboard/abtests/feature_a/charts/response_time?start={start}&end={_iso(now)}"
+    drawn = uncached_client.get(page)
+    assert drawn.status_code == 200 and "6h" in drawn.get_data(as_text=True)
+    refused_page = uncached_client.get(page + "&granularity=5m", headers={"Accept": "text/html"})
+    assert refused_page.status_code == 409 and refused_page.mimetype == "text/html"
+    assert "the finest granularity still available" in refused_page.get_data(as_text=True)
 
 
-def test_an_old_comparison_window_is_widened_to_the_kept_buckets(db, history, database_url):
+def test_an_old_comparison_window_is_widened_to_the_kept_buckets(db, history, uncached_client):
     now = history
     run_pass(db, _settings(), now=now)
-    app = small_app(database_url, CACHE="off")
-    try:
-        start = now - timedelta(days=70, minutes=17)
-        body = (
-            app.test_client()
-            .get(
-                f"/abtest/feature_a/compare?metric=response_time&start={_iso(start)}"
-                f"&end={_iso(now)}"
-            )
-            .get_json()
-        )
-        # 70 days back only the 6h and 1d rollups are left: the window starts on 6 h.
-        shown = datetime.fromisoformat(body["start"].replace("Z", "+00:00"))
-        assert shown.timestamp() % 21600 == 0 and shown <= start < shown + timedelta(hours=6)
-        counts = [v["count"] for v in body["metrics"][0]["variants"]]
-        expected = [
-            _count(
-                db,
-                "SELECT count(*) FROM rollups WHERE bucket_seconds = 86400 AND variant = %s"
-                " AND bucket >= %s",
-                0,
-                shown,
-            )
-        ]
-        assert expected[0] > 0
-        # Exact: the counts are those of the raw samples in the shown window (the raw
-        # samples older than 30 days are gone, so sum the kept buckets that tile it).
-        assert sum(counts) == _count(
+    start = now - timedelta(days=70, minutes=17)
+    body = uncached_client.get(
+        f"/abtest/feature_a/compare?metric=response_time&start={_iso(start)}&end={_iso(now)}"
+    ).get_json()
+    # 70 days back only the 6h and 1d rollups are left: the window starts on 6 h.
+    shown = datetime.fromisoformat(body["start"].replace("Z", "+00:00"))
+    assert shown.timestamp() % 21600 == 0 and shown <= start < shown + timedelta(hours=6)
+    counts = [v["count"] for v in body["metrics"][0]["variants"]]
+    expected = [
+        _count(
             db,
-            "SELECT sum(n) FROM rollups WHERE bucket_seconds = 60 AND variant = -1"
+            "SELECT count(*) FROM rollups WHERE bucket_seconds = 86400 AND variant = %s"
             " AND bucket >= %s",
-            cutoff(now, 7 * 86400),
-        ) + _count(
-            db,
-            "SELECT sum(n) FROM rollups WHERE bucket_seconds = 21600 AND variant = -1"
-            " AND bucket >= %s AND bucket < %s",
+            0,
             shown,
-            cutoff(now, 7 * 86400),
         )
-    finally:
-        app.extensions["tsmetrics.pool"].close()
+    ]
+    assert expected[0] > 0
+    # Exact: the counts are those of the raw samples in the shown window (the raw
+    # samples older than 30 days are gone, so sum the kept buckets that tile it).
+    assert sum(counts) == _count(
+        db,
+        "SELECT sum(n) FROM rollups WHERE bucket_seconds = 60 AND variant = -1 AND bucket >= %s",
+        cutoff(now, 7 * 86400),
+    ) + _count(
+        db,
+        "SELECT sum(n) FROM rollups WHERE bucket_seconds = 21600 AND variant = -1"
+        " AND bucket >= %s AND bucket < %s",
+        shown,
+        cutoff(now, 7 * 86400),
+    )
 
 
 def test_an_old_window_has_percentiles_of_the_very_samples_its_counts_cover(
-    db, sketched_history, database_url
+    db, sketched_history, uncached_client
 ):
     now = sketched_history
     run_pass(db, _settings(), now=now)
-    app = small_app(database_url, CACHE="off")
-    try:
-        start = now - timedelta(days=70, minutes=17)
-        query = f"start={_iso(start)}&end={_iso(now)}&metric=response_time&quantiles=p50,p95"
-        body = app.test_client().get(f"/abtest/feature_a/compare?{query}").get_json()
-        (metric,) = body["metrics"]
-        counts = [v["count"] for v in metric["variants"]]
-        assert metric["quantiles"]["refusal"] is None
-        assert [v["count"] for v in metric["quantiles"]["variants"]] == counts
-        assert sum(counts) > 70 * 72 * 2 * 0.99  # about 72 samples a day per variant
-    finally:
-        app.extensions["tsmetrics.pool"].close()
+    start = now - timedelta(days=70, minutes=17)
+    query = f"start={_iso(start)}&end={_iso(now)}&metric=response_time&quantiles=p50,p95"
+    body = uncached_client.get(f"/abtest/feature_a/compare?{query}").get_json()
+    (metric,) = body["metrics"]
+    counts = [v["count"] for v in metric["variants"]]
+    assert metric["quantiles"]["refusal"] is None
+    assert [v["count"] for v in metric["quantiles"]["variants"]] == counts
+    assert sum(counts) > 70 * 72 * 2 * 0.99  # about 72 samples a day per variant
 
 
 def test_rows_in_the_default_partition_are_moved_to_their_own(db, feature_a):

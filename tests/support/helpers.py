@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import psycopg
 from flask import Flask
 
 from tsmetrics import create_app
+from tsmetrics.store import catalogue
 from tsmetrics.store.samples import SampleColumns, insert_samples
 
 
@@ -34,3 +36,24 @@ def small_app(database_url: str, **settings) -> Flask:
             **settings,
         }
     )
+
+
+def latency_and_clicks(
+    db: psycopg.Connection, *, steps: int, every: int, seed: int, shift: float = 0.0
+) -> catalogue.ABTest:
+    """feature_a: response_time keeps a distribution (lognormal, treatment's log mean higher by
+    `shift`), clicks does not; a sample of each per variant every `every` s, `steps` back."""
+    test = catalogue.create_abtest(db, "feature_a", variants=["control", "treatment"])
+    latency = catalogue.create_metric(db, "response_time", unit="ms", distribution=True)
+    clicks = catalogue.create_metric(db, "clicks", kind="sum", higher_is_better=True)
+    rng = np.random.default_rng(seed)
+    now = datetime.now(UTC)
+    rows = []
+    for step in range(steps):
+        moment = now - timedelta(seconds=every * step + 30)
+        for variant in (0, 1):
+            value = float(rng.lognormal(4.6 + shift * variant, 0.5))
+            rows.append((moment, value, test.id, latency.id, variant))
+            rows.append((moment, 1.0, test.id, clicks.id, variant))
+    store(db, rows)
+    return test

@@ -7,10 +7,9 @@ import io
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pytest
 
-from tests.support.helpers import store
+from tests.support.helpers import latency_and_clicks, store
 from tests.web.test_dashboard import HTML, HX, PAGE, chart_payloads, tags, text
 from tsmetrics.store import catalogue, catalogue_updates
 
@@ -18,19 +17,7 @@ from tsmetrics.store import catalogue, catalogue_updates
 @pytest.fixture
 def mixed(db):
     """feature_a: response_time keeps a distribution (lognormal samples), clicks does not."""
-    test = catalogue.create_abtest(db, "feature_a", variants=["control", "treatment"])
-    latency = catalogue.create_metric(db, "response_time", unit="ms", distribution=True)
-    clicks = catalogue.create_metric(db, "clicks", kind="sum", higher_is_better=True)
-    rng = np.random.default_rng(13)
-    now = datetime.now(UTC)
-    rows = []
-    for step in range(240):
-        moment = now - timedelta(seconds=60 * step + 30)
-        for variant in (0, 1):
-            rows.append((moment, float(rng.lognormal(4.6, 0.5)), test.id, latency.id, variant))
-            rows.append((moment, 1.0, test.id, clicks.id, variant))
-    store(db, rows)
-    return test
+    return latency_and_clicks(db, steps=240, every=60, seed=13)
 
 
 def _charts(client, query: str) -> tuple[str, dict[str, dict]]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-import numpy as np
 import pytest
 
-from tests.support.helpers import store
+from tests.support.helpers import latency_and_clicks
 from tests.web.test_dashboard import HX, text
 from tests.web.test_results import PANEL, twin
-from tsmetrics.store import catalogue
 
 
 class _Rows(HTMLParser):
@@ -43,20 +40,7 @@ def _rows(html: str) -> dict[str, dict[str, dict[str, str]]]:
 @pytest.fixture
 def latency(db):
     """feature_a: response_time with a distribution (600 samples per variant), clicks without."""
-    test = catalogue.create_abtest(db, "feature_a", variants=["control", "treatment"])
-    latency = catalogue.create_metric(db, "response_time", unit="ms", distribution=True)
-    clicks = catalogue.create_metric(db, "clicks", kind="sum", higher_is_better=True)
-    rng = np.random.default_rng(5)
-    now = datetime.now(UTC)
-    rows = []
-    for step in range(600):
-        moment = now - timedelta(seconds=20 * step + 30)
-        for variant in (0, 1):
-            value = float(rng.lognormal(4.6 + 0.5 * variant, 0.5))
-            rows += [(moment, value, test.id, latency.id, variant)]
-            rows += [(moment, 1.0, test.id, clicks.id, variant)]
-    store(db, rows)
-    return test
+    return latency_and_clicks(db, steps=600, every=20, seed=5, shift=0.5)
 
 
 @pytest.mark.parametrize("correction", ["none", "holm"])

