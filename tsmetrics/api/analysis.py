@@ -83,8 +83,8 @@ class Compare(MethodView):
         treatments' with their comparison (an interval as `...Low`, `...High`),
         then for each percentile asked for its value, interval and comparison.
         `quantiles` (e.g. p50,p95,p99) adds, for distribution metrics, each
-        variant's quantiles with 95% intervals (binomial order statistics, widened
-        by the sketches' 0.5% error) and each treatment's difference and relative
+        variant's quantiles with 95% intervals (binomial order statistics, read
+        within the sketches' bins) and each treatment's difference and relative
         difference against control, by the same inference and correction.
         """
         with db.connection() as conn:

@@ -129,14 +129,14 @@ class QuantileValueSchema(ma.Schema):
     value = fields.Float(
         **_NUMBER,
         metadata={
-            "description": "Within 0.5% of numpy.quantile(samples, q, method='lower');"
-            " null without samples."
+            "description": "Within 1% (`relativeError`) of numpy.quantile(samples, q,"
+            " method='lower'), read within the sketch's bins; null without samples."
         },
     )
     ci = IntervalField(
         metadata={
-            "description": "95%, from binomial order statistics, widened by the sketch's error;"
-            " null with too few samples or unit `time`."
+            "description": "95%, from binomial order statistics read within the sketch's"
+            " bins; null with too few samples or unit `time`."
         }
     )
 
@@ -168,8 +168,8 @@ class QuantileComparisonSchema(ma.Schema):
     difference = fields.Float(**_NUMBER, metadata={"description": "q(treatment) - q(control)."})
     differenceCi = IntervalField(
         metadata={
-            "description": "95% confidence sequence (sequential) or normal interval (fixed),"
-            " widened by the sketches' worst-case error."
+            "description": "95% confidence sequence (sequential) or normal interval (fixed);"
+            " its standard error includes the noise of reading the sketches' bins."
         }
     )
     relativeDifference = fields.Float(
@@ -177,7 +177,7 @@ class QuantileComparisonSchema(ma.Schema):
     )
     relativeDifferenceCi = IntervalField(metadata={"description": "95%, delta method."})
     statistic = fields.Float(
-        **_NUMBER, metadata={"description": "Normal statistic after the sketches' error."}
+        **_NUMBER, metadata={"description": "The normal statistic, difference / its SE."}
     )
     pValue = fields.Float(
         **_NUMBER, metadata={"description": "Two-sided; always valid with `sequential`."}

@@ -30,7 +30,7 @@ RANGE_KEYS = ("range", "start", "end")
 bp.add_app_template_global(chart_view.DEFAULT_RANGE, "default_range")
 bp.add_app_template_global(stats.SRM_THRESHOLD, "srm_threshold")
 bp.add_app_template_global(quantile_compare.label, "quantile_label")
-bp.add_app_template_global(sketches.ALPHA, "sketch_error")
+bp.add_app_template_global(sketches.WITHIN_BIN_ERROR, "sketch_error")
 # The percentiles the panel shows for distribution metrics (and its JSON twin asks for).
 PANEL_QUANTILES = ("p50", "p95", "p99")
 
